@@ -1,0 +1,1 @@
+"""Speech: AudioSocket audio in, Vosk transcripts and draft work orders out."""

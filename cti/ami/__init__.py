@@ -1,0 +1,1 @@
+"""AMI wire protocol and connection."""

@@ -1,0 +1,1 @@
+"""HTTP edge: REST API, WebSockets, pages."""

@@ -1,0 +1,1 @@
+"""IVR: YAML flows (flows/) validated and run per call over AsyncAGI."""

@@ -1,0 +1,1 @@
+"""Load tester: a simulated peak day against the whole server."""
