@@ -123,12 +123,32 @@ class Message:
 
 def parse_block(block: bytes) -> Message:
     """Parse one message (without its CRLFCRLF terminator)."""
-    decode_error = False
     try:
         text = block.decode("utf-8")
     except UnicodeDecodeError:
-        text = block.decode("utf-8", "backslashreplace")
-        decode_error = True
+        return _parse_slow(block.decode("utf-8", "backslashreplace"), True)
+    lines = text.split("\r\n")
+    # Fast path, taken by every message Asterisk sends: CRLF line ends only,
+    # every line ``Key: Value`` with the first colon followed by a space, no
+    # repeated header. Anything else takes the exact, slower path.
+    if text.count("\n") != len(lines) - 1:
+        return _parse_slow(text, False)
+    try:
+        fields = dict([line.split(": ", 1) for line in lines])
+    except ValueError:  # a line without ": "
+        return _parse_slow(text, False)
+    if len(fields) != len(lines) or ":" in "".join(fields):
+        return _parse_slow(text, False)
+    ev = fields.get("Event")
+    if ev is not None:
+        return Message("Event", ev, fields)
+    resp = fields.get("Response")
+    if resp is not None:
+        return Message("Response", resp, fields)
+    return Message("", "", fields)
+
+
+def _parse_slow(text: str, decode_error: bool) -> Message:
     if "\n" in text.replace("\r\n", ""):
         # Bare LF line ends from a lenient peer: normalise; Asterisk itself never sends them.
         lines = text.replace("\r\n", "\n").split("\n")
@@ -136,6 +156,7 @@ def parse_block(block: bytes) -> Message:
         lines = text.split("\r\n")
     fields: dict[str, str] = {}
     extra: list[tuple[str, str]] | None = None
+    order: list[tuple[str, str]] = []
     for line in lines:
         key, sep, value = line.partition(":")
         if not sep:
@@ -146,29 +167,21 @@ def parse_block(block: bytes) -> Message:
                 continue
         elif value[:1] == " ":
             value = value[1:]
+        order.append((key, value))
         if key in fields:
             if extra is None:
                 extra = []
             extra.append((key, value))
         else:
             fields[key] = value
-    order = None
-    if extra is not None:
-        order = []
-        for line in lines:
-            key, sep, value = line.partition(":")
-            if not sep:
-                if line:
-                    order.append(("", line))
-                continue
-            order.append((key, value[1:] if value[:1] == " " else value))
+    keep_order = order if extra is not None else None
     ev = fields.get("Event")
     if ev is not None:
-        return Message("Event", ev, fields, extra, order, decode_error)
+        return Message("Event", ev, fields, extra, keep_order, decode_error)
     resp = fields.get("Response")
     if resp is not None:
-        return Message("Response", resp, fields, extra, order, decode_error)
-    return Message("", "", fields, extra, order, decode_error)
+        return Message("Response", resp, fields, extra, keep_order, decode_error)
+    return Message("", "", fields, extra, keep_order, decode_error)
 
 
 @dataclass
