@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from typing import Annotated
 from urllib.parse import parse_qs
@@ -18,6 +19,8 @@ from hotline.api.deps import AppState, CurrentUser, DbSession
 from hotline.security import create_access_token, verify_password_async
 from hotline.storage.base import utcnow
 from hotline.storage.models import User
+
+log = logging.getLogger("hotline.api.auth")
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -93,6 +96,7 @@ async def login(
 ) -> TokenOut:
     user = await authenticate(session, creds.username, creds.password)
     if user is None:
+        log.warning("login failed for user %s", creds.username)
         await audit(session, creds.username, "auth.login_failed")
         await session.commit()
         raise HTTPException(
