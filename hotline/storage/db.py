@@ -62,7 +62,7 @@ class Database:
             engine = create_async_engine(self.url, echo=s.echo, connect_args={"timeout": 30}, **kwargs)
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
             return engine
-        connect_args: dict[str, Any] = {}
+        connect_args: dict[str, Any] = {"timeout": 10}  # seconds to establish a connection
         if self.schema:
             connect_args["server_settings"] = {"search_path": self.schema}
         return create_async_engine(

@@ -455,7 +455,7 @@ class Recording(Base):
 
 
 class FlowVersion(Base):
-    """A published version of an IVR flow; at most one version per flow is active."""
+    """A published version of an IVR flow; the IVR keeps at most one version per flow active."""
 
     __tablename__ = "flow_versions"
     __table_args__ = (UniqueConstraint("flow_name", "version"),)
