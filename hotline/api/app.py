@@ -93,10 +93,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Tables come from migrations; only a development SQLite database is migrated at start."""
     services: AppServices = app.state.services
     if services.settings.mode == "development" and services.db.is_sqlite:
-        from hotline.storage.migrate import upgrade
+        from hotline.storage.migrate import ensure_schema
         from hotline.storage.seed import seed_admin
 
-        await upgrade(services.db)
+        await ensure_schema(services.db)
         password = os.environ.get("HOTLINE_ADMIN_PASSWORD")
         if password:
             async with services.db.session() as session:

@@ -76,3 +76,33 @@ async def current(db: Database) -> list[str]:
     """The revisions the database is at (empty before the first upgrade)."""
     result = await run_with_connection(db, lambda cfg, conn: list(MigrationContext.configure(conn).get_current_heads()))
     return list(result)  # type: ignore[call-overload]
+
+
+class SchemaMismatch(RuntimeError):
+    """The database has tables but no migration history, and they differ from the models."""
+
+
+def _adopt_or_upgrade(cfg: Config, conn: Connection) -> str:
+    from alembic.autogenerate import compare_metadata
+    from sqlalchemy import inspect
+
+    from hotline.storage.base import Base
+
+    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    existing = set(inspect(conn).get_table_names()) & set(Base.metadata.tables)
+    if not context.get_current_heads() and existing:
+        diff = compare_metadata(context, Base.metadata)
+        if diff:
+            raise SchemaMismatch(
+                f"the database has tables ({len(existing)}) but no migration history and differs from the models "
+                f"({len(diff)} differences); move it aside and start again, or migrate it by hand"
+            )
+        command.stamp(_with(cfg, conn), "head")
+        return "stamped"
+    command.upgrade(_with(cfg, conn), "head")
+    return "upgraded"
+
+
+async def ensure_schema(db: Database) -> str:
+    """Bring a development database to head: upgrade it, or adopt tables made by create_all that match."""
+    return str(await run_with_connection(db, _adopt_or_upgrade))

@@ -15,7 +15,7 @@ from hotline.api.deps import WS_UNAUTHORIZED, websocket_principal
 from hotline.security import create_access_token, verify_password
 from hotline.settings import DatabaseSettings
 from hotline.storage.db import Database
-from hotline.storage.migrate import upgrade
+from hotline.storage.migrate import current, head_revisions, upgrade
 from hotline.storage.models import User
 
 from tests.conftest import make_settings, run_in_thread
@@ -45,6 +45,18 @@ async def test_development_sqlite_is_migrated_at_start_with_an_initial_admin(
             [admin] = (await s.scalars(select(User))).all()
             assert admin.username == "admin" and admin.role == "admin"
             assert verify_password("dev-admin-pass", admin.password_hash)
+    finally:
+        await db.dispose()
+
+
+async def test_development_start_adopts_tables_made_from_the_models(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/dev.db"
+    db = Database(DatabaseSettings(url=url))
+    await db.create_all()
+    app = create_app(AppServices(settings=make_settings(url, mode="development"), db=db))
+    try:
+        async with app.router.lifespan_context(app):
+            assert await current(db) == head_revisions()
     finally:
         await db.dispose()
 

@@ -95,3 +95,19 @@ def test_cli_upgrade_from_any_directory(tmp_path: Path) -> None:
     assert cur.returncode == 0 and "database at" in cur.stdout, cur.stderr
     down = subprocess.run([*cmd, "downgrade", "base"], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=60)
     assert down.returncode == 0 and "database at base" in down.stdout, down.stderr
+
+
+async def test_tables_without_history_that_differ_are_refused(sqlite_db: Database) -> None:
+    async with sqlite_db.engine.begin() as conn:
+        await conn.exec_driver_sql("ALTER TABLE hotlines DROP COLUMN skill")
+    with pytest.raises(migrate.SchemaMismatch, match="no migration history"):
+        await migrate.ensure_schema(sqlite_db)
+    assert await migrate.current(sqlite_db) == []
+
+
+async def test_matching_tables_without_history_are_adopted(db: Database) -> None:
+    assert await migrate.ensure_schema(db) == "stamped"
+    assert await migrate.current(db) == migrate.head_revisions()
+    assert await migrate.ensure_schema(db) == "upgraded"  # from now on plain upgrades
+    async with db.engine.begin() as conn:  # leave the shared test schema as the fixtures made it
+        await conn.exec_driver_sql("DROP TABLE alembic_version")
