@@ -294,6 +294,7 @@ class AgiSession:
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(type(exc)(*exc.args))  # one instance per waiter
+                fut.exception()  # the waiter may already be gone (its AMI action failed first)
 
     def _cancel_tasks(self) -> None:
         for t in list(self._tasks):
@@ -311,6 +312,7 @@ class AgiManager:
         self._commands: dict[str, AgiSession] = {}  # our CommandID -> session
         self._handlers: list[SessionHandler] = []
         self._seq: dict[str, int] = {}
+        self._suspect: dict[str, AgiSession] = {}  # sessions alive when the AMI link dropped
         self._cmd_ids = itertools.count(1)
         self._cmd_prefix = f"agi{secrets.token_hex(3)}"
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -418,24 +420,31 @@ class AgiManager:
     def _on_disconnect(self, exc: BaseException | None) -> None:
         # Results sent while the link was down are lost: fail every pending command now.
         err = AmiNotConnected("AMI link lost while the AGI command was pending")
-        for sess in list(self._sessions.values()):
+        for ch, sess in self._sessions.items():
             sess._fail_pending(err)
+            self._suspect[ch] = sess
 
     async def _resync(self) -> None:
-        """After a reconnect: end sessions whose channel disappeared while the link was down."""
-        if not self._sessions:
+        """After a reconnect: end sessions whose channel disappeared while the link was down.
+
+        Only sessions that existed when the link dropped are checked; a session
+        that started after the new login is known to be alive.
+        """
+        if not self._suspect:
             return
         try:
             items = await self.client.list_action("CoreShowChannels")
         except AmiError as exc:
             log.warning("AsyncAGI resync failed: %s", exc)
-            return
+            return  # still suspect: checked again after the next login
         alive = {m.get("Channel") for m in items}
-        for ch in list(self._sessions):
-            if ch not in alive:
+        suspects, self._suspect = self._suspect, {}
+        for ch, sess in suspects.items():
+            if ch not in alive and self._sessions.get(ch) is sess:
                 self._hangup(ch, "channel gone after reconnect")
 
     def _hangup(self, ch: str, reason: str) -> None:
+        self._suspect.pop(ch, None)
         sessions = self._earlier.pop(ch, [])
         sess = self._sessions.pop(ch, None)
         if sess is not None:

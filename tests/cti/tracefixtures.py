@@ -155,6 +155,7 @@ class ReplayServer:
         self.port = 0
         self.server: asyncio.base_events.Server | None = None
         self.connections = 0
+        self.cut = False  # the first connection was aborted at cut_at
         self.received: list[list[Message]] = []  # per connection, every action received
         self.pings: list[int] = []  # per connection, Pings received
         self._writers: list[asyncio.StreamWriter] = []
@@ -230,6 +231,7 @@ class _Session:
             data = data[: self.cut_at - self.sent_bytes]
             await self._write_split(data)
             self.closed = True
+            self.server.cut = True
             self.writer.transport.abort()
             return
         self.sent_bytes += len(data)
