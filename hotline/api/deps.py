@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, WebSocket, WebSocketException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.api.app import AppServices
@@ -43,12 +44,13 @@ class Principal:
         return any(role_at_least(self.role, r) for r in roles)
 
 
-def get_services(request: Request) -> AppServices:
-    return request.app.state.services
+def get_services(conn: HTTPConnection) -> AppServices:
+    return conn.app.state.services
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.services.db.session() as session:
+async def get_session(conn: HTTPConnection) -> AsyncIterator[AsyncSession]:
+    """One session per request (or WebSocket); handlers commit what they change."""
+    async with conn.app.state.services.db.session() as session:
         yield session
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, select
 from starlette.websockets import WebSocketDisconnect
 
 from hotline.api.app import AppServices, create_app
-from hotline.api.deps import WS_UNAUTHORIZED, websocket_principal
+from hotline.api.deps import WS_UNAUTHORIZED, AppState, DbSession, websocket_principal
 from hotline.security import create_access_token, verify_password
 from hotline.settings import DatabaseSettings
 from hotline.storage.db import Database
@@ -94,9 +94,11 @@ def _ws_app(tmp_path: Path) -> tuple[TestClient, str]:
     ws = APIRouter()
 
     @ws.websocket("/ws/echo")
-    async def echo(websocket: WebSocket) -> None:
+    async def echo(websocket: WebSocket, session: DbSession, services: AppState) -> None:
         principal = await websocket_principal(websocket)
         await websocket.accept()
+        user = await session.get(User, principal.user_id)
+        assert user is not None and services.settings.mode == "development"
         await websocket.send_json({"username": principal.username, "role": principal.role})
         await websocket.close()
 
