@@ -21,6 +21,16 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def database_url() -> str:
+    """The URL given by hotline.storage.migrate, else the one in the settings (plain `alembic -c ...` runs)."""
+    url = config.get_main_option("sqlalchemy.url")
+    if url:
+        return url
+    from hotline.settings import load_settings
+
+    return load_settings().database.url
+
+
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
     """Write UTCDateTime as a plain timezone-aware DateTime so migrations never import model code."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
@@ -47,7 +57,7 @@ def run_on(connection: Connection) -> None:
 async def run_async() -> None:
     from hotline.storage.db import Database
 
-    db = Database(DatabaseSettings(url=config.get_main_option("sqlalchemy.url")), schema=config.attributes.get("schema"))
+    db = Database(DatabaseSettings(url=database_url()), schema=config.attributes.get("schema"))
     try:
         async with db.engine.connect() as conn:
             if db.is_sqlite:
@@ -60,7 +70,7 @@ async def run_async() -> None:
 
 def run_offline() -> None:
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
+        url=database_url(),
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,

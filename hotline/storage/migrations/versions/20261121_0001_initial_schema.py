@@ -30,10 +30,9 @@ def upgrade() -> None:
     sa.Column('detail', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
     )
-    with op.batch_alter_table('audit_log', schema=None) as batch_op:
-        batch_op.create_index('ix_audit_log_action_ts', ['action', 'ts'], unique=False)
-        batch_op.create_index('ix_audit_log_actor_ts', ['actor', 'ts'], unique=False)
-        batch_op.create_index('ix_audit_log_ts', ['ts'], unique=False)
+    op.create_index('ix_audit_log_action_ts', 'audit_log', ['action', 'ts'], unique=False)
+    op.create_index('ix_audit_log_actor_ts', 'audit_log', ['actor', 'ts'], unique=False)
+    op.create_index('ix_audit_log_ts', 'audit_log', ['ts'], unique=False)
 
     op.create_table('callbacks',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -50,9 +49,8 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('pending', 'dialling', 'done', 'failed')", name=op.f('ck_callbacks_status')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_callbacks'))
     )
-    with op.batch_alter_table('callbacks', schema=None) as batch_op:
-        batch_op.create_index('ix_callbacks_call_id', ['call_id'], unique=False)
-        batch_op.create_index('ix_callbacks_status_due_at', ['status', 'due_at'], unique=False)
+    op.create_index('ix_callbacks_call_id', 'callbacks', ['call_id'], unique=False)
+    op.create_index('ix_callbacks_status_due_at', 'callbacks', ['status', 'due_at'], unique=False)
 
     op.create_table('calls',
     sa.Column('id', sa.String(length=64), nullable=False),
@@ -72,11 +70,10 @@ def upgrade() -> None:
     sa.Column('flow_version', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_calls'))
     )
-    with op.batch_alter_table('calls', schema=None) as batch_op:
-        batch_op.create_index('ix_calls_agent_started_at', ['agent', 'started_at'], unique=False)
-        batch_op.create_index('ix_calls_caller_number', ['caller_number'], unique=False)
-        batch_op.create_index('ix_calls_queue_started_at', ['queue', 'started_at'], unique=False)
-        batch_op.create_index('ix_calls_started_at', ['started_at'], unique=False)
+    op.create_index('ix_calls_agent_started_at', 'calls', ['agent', 'started_at'], unique=False)
+    op.create_index('ix_calls_caller_number', 'calls', ['caller_number'], unique=False)
+    op.create_index('ix_calls_queue_started_at', 'calls', ['queue', 'started_at'], unique=False)
+    op.create_index('ix_calls_started_at', 'calls', ['started_at'], unique=False)
 
     op.create_table('flow_versions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -91,8 +88,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_flow_versions')),
     sa.UniqueConstraint('flow_name', 'version', name=op.f('uq_flow_versions_flow_name_version'))
     )
-    with op.batch_alter_table('flow_versions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_flow_versions_flow_name'), ['flow_name'], unique=False)
+    op.create_index(op.f('ix_flow_versions_flow_name'), 'flow_versions', ['flow_name'], unique=False)
 
     op.create_table('hotlines',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -121,8 +117,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_interval_stats')),
     sa.UniqueConstraint('interval_start', 'scope_kind', 'scope_name', name=op.f('uq_interval_stats_interval_start_scope_kind_scope_name'))
     )
-    with op.batch_alter_table('interval_stats', schema=None) as batch_op:
-        batch_op.create_index('ix_interval_stats_scope_kind_scope_name_interval_start', ['scope_kind', 'scope_name', 'interval_start'], unique=False)
+    op.create_index('ix_interval_stats_scope_kind_scope_name_interval_start', 'interval_stats', ['scope_kind', 'scope_name', 'interval_start'], unique=False)
 
     op.create_table('sites',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -163,10 +158,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_work_orders')),
     sa.UniqueConstraint('ticket_no', name=op.f('uq_work_orders_ticket_no'))
     )
-    with op.batch_alter_table('work_orders', schema=None) as batch_op:
-        batch_op.create_index('ix_work_orders_call_id', ['call_id'], unique=False)
-        batch_op.create_index('ix_work_orders_department_status', ['department', 'status'], unique=False)
-        batch_op.create_index('ix_work_orders_status_created_at', ['status', 'created_at'], unique=False)
+    op.create_index('ix_work_orders_call_id', 'work_orders', ['call_id'], unique=False)
+    op.create_index('ix_work_orders_department_status', 'work_orders', ['department', 'status'], unique=False)
+    op.create_index('ix_work_orders_status_created_at', 'work_orders', ['status', 'created_at'], unique=False)
 
     op.create_table('call_legs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -184,8 +178,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_call_legs')),
     sa.UniqueConstraint('uniqueid', name=op.f('uq_call_legs_uniqueid'))
     )
-    with op.batch_alter_table('call_legs', schema=None) as batch_op:
-        batch_op.create_index('ix_call_legs_call_id', ['call_id'], unique=False)
+    op.create_index('ix_call_legs_call_id', 'call_legs', ['call_id'], unique=False)
 
     op.create_table('groups',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -195,8 +188,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_groups')),
     sa.UniqueConstraint('name', name=op.f('uq_groups_name'))
     )
-    with op.batch_alter_table('groups', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_groups_site_id'), ['site_id'], unique=False)
+    op.create_index(op.f('ix_groups_site_id'), 'groups', ['site_id'], unique=False)
 
     op.create_table('ivr_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -222,8 +214,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_queues')),
     sa.UniqueConstraint('name', name=op.f('uq_queues_name'))
     )
-    with op.batch_alter_table('queues', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_queues_skill_id'), ['skill_id'], unique=False)
+    op.create_index(op.f('ix_queues_skill_id'), 'queues', ['skill_id'], unique=False)
 
     op.create_table('recordings',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -242,10 +233,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_recordings')),
     sa.UniqueConstraint('path', name=op.f('uq_recordings_path'))
     )
-    with op.batch_alter_table('recordings', schema=None) as batch_op:
-        batch_op.create_index('ix_recordings_call_id', ['call_id'], unique=False)
-        batch_op.create_index('ix_recordings_started_at', ['started_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_recordings_work_order_id'), ['work_order_id'], unique=False)
+    op.create_index('ix_recordings_call_id', 'recordings', ['call_id'], unique=False)
+    op.create_index('ix_recordings_started_at', 'recordings', ['started_at'], unique=False)
+    op.create_index(op.f('ix_recordings_work_order_id'), 'recordings', ['work_order_id'], unique=False)
 
     op.create_table('transcripts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -259,9 +249,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['work_order_id'], ['work_orders.id'], name=op.f('fk_transcripts_work_order_id_work_orders'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_transcripts'))
     )
-    with op.batch_alter_table('transcripts', schema=None) as batch_op:
-        batch_op.create_index('ix_transcripts_call_id', ['call_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_transcripts_work_order_id'), ['work_order_id'], unique=False)
+    op.create_index('ix_transcripts_call_id', 'transcripts', ['call_id'], unique=False)
+    op.create_index(op.f('ix_transcripts_work_order_id'), 'transcripts', ['work_order_id'], unique=False)
 
     op.create_table('work_order_history',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -274,8 +263,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['work_order_id'], ['work_orders.id'], name=op.f('fk_work_order_history_work_order_id_work_orders'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_work_order_history'))
     )
-    with op.batch_alter_table('work_order_history', schema=None) as batch_op:
-        batch_op.create_index('ix_work_order_history_work_order_id', ['work_order_id'], unique=False)
+    op.create_index('ix_work_order_history_work_order_id', 'work_order_history', ['work_order_id'], unique=False)
 
     op.create_table('agents',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -291,9 +279,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_agents')),
     sa.UniqueConstraint('extension', name=op.f('uq_agents_extension'))
     )
-    with op.batch_alter_table('agents', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_agents_group_id'), ['group_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_agents_site_id'), ['site_id'], unique=False)
+    op.create_index(op.f('ix_agents_group_id'), 'agents', ['group_id'], unique=False)
+    op.create_index(op.f('ix_agents_site_id'), 'agents', ['site_id'], unique=False)
 
     op.create_table('transcript_segments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -317,8 +304,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['skill_id'], ['skills.id'], name=op.f('fk_agent_skills_skill_id_skills'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('agent_id', 'skill_id', name=op.f('pk_agent_skills'))
     )
-    with op.batch_alter_table('agent_skills', schema=None) as batch_op:
-        batch_op.create_index('ix_agent_skills_skill_id', ['skill_id'], unique=False)
+    op.create_index('ix_agent_skills_skill_id', 'agent_skills', ['skill_id'], unique=False)
 
     op.create_table('agent_state_events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -329,8 +315,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['agent_id'], ['agents.id'], name=op.f('fk_agent_state_events_agent_id_agents'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_agent_state_events'))
     )
-    with op.batch_alter_table('agent_state_events', schema=None) as batch_op:
-        batch_op.create_index('ix_agent_state_events_agent_id_ts', ['agent_id', 'ts'], unique=False)
+    op.create_index('ix_agent_state_events_agent_id_ts', 'agent_state_events', ['agent_id', 'ts'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -347,90 +332,73 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
     )
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_users_agent_id'), ['agent_id'], unique=False)
+    op.create_index(op.f('ix_users_agent_id'), 'users', ['agent_id'], unique=False)
 
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_users_agent_id'))
+    op.drop_index(op.f('ix_users_agent_id'), table_name='users')
 
     op.drop_table('users')
-    with op.batch_alter_table('agent_state_events', schema=None) as batch_op:
-        batch_op.drop_index('ix_agent_state_events_agent_id_ts')
+    op.drop_index('ix_agent_state_events_agent_id_ts', table_name='agent_state_events')
 
     op.drop_table('agent_state_events')
-    with op.batch_alter_table('agent_skills', schema=None) as batch_op:
-        batch_op.drop_index('ix_agent_skills_skill_id')
+    op.drop_index('ix_agent_skills_skill_id', table_name='agent_skills')
 
     op.drop_table('agent_skills')
     op.drop_table('transcript_segments')
-    with op.batch_alter_table('agents', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_agents_site_id'))
-        batch_op.drop_index(batch_op.f('ix_agents_group_id'))
+    op.drop_index(op.f('ix_agents_site_id'), table_name='agents')
+    op.drop_index(op.f('ix_agents_group_id'), table_name='agents')
 
     op.drop_table('agents')
-    with op.batch_alter_table('work_order_history', schema=None) as batch_op:
-        batch_op.drop_index('ix_work_order_history_work_order_id')
+    op.drop_index('ix_work_order_history_work_order_id', table_name='work_order_history')
 
     op.drop_table('work_order_history')
-    with op.batch_alter_table('transcripts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_transcripts_work_order_id'))
-        batch_op.drop_index('ix_transcripts_call_id')
+    op.drop_index(op.f('ix_transcripts_work_order_id'), table_name='transcripts')
+    op.drop_index('ix_transcripts_call_id', table_name='transcripts')
 
     op.drop_table('transcripts')
-    with op.batch_alter_table('recordings', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_recordings_work_order_id'))
-        batch_op.drop_index('ix_recordings_started_at')
-        batch_op.drop_index('ix_recordings_call_id')
+    op.drop_index(op.f('ix_recordings_work_order_id'), table_name='recordings')
+    op.drop_index('ix_recordings_started_at', table_name='recordings')
+    op.drop_index('ix_recordings_call_id', table_name='recordings')
 
     op.drop_table('recordings')
-    with op.batch_alter_table('queues', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_queues_skill_id'))
+    op.drop_index(op.f('ix_queues_skill_id'), table_name='queues')
 
     op.drop_table('queues')
     op.drop_table('ivr_events')
-    with op.batch_alter_table('groups', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_groups_site_id'))
+    op.drop_index(op.f('ix_groups_site_id'), table_name='groups')
 
     op.drop_table('groups')
-    with op.batch_alter_table('call_legs', schema=None) as batch_op:
-        batch_op.drop_index('ix_call_legs_call_id')
+    op.drop_index('ix_call_legs_call_id', table_name='call_legs')
 
     op.drop_table('call_legs')
-    with op.batch_alter_table('work_orders', schema=None) as batch_op:
-        batch_op.drop_index('ix_work_orders_status_created_at')
-        batch_op.drop_index('ix_work_orders_department_status')
-        batch_op.drop_index('ix_work_orders_call_id')
+    op.drop_index('ix_work_orders_status_created_at', table_name='work_orders')
+    op.drop_index('ix_work_orders_department_status', table_name='work_orders')
+    op.drop_index('ix_work_orders_call_id', table_name='work_orders')
 
     op.drop_table('work_orders')
     op.drop_table('skills')
     op.drop_table('sites')
-    with op.batch_alter_table('interval_stats', schema=None) as batch_op:
-        batch_op.drop_index('ix_interval_stats_scope_kind_scope_name_interval_start')
+    op.drop_index('ix_interval_stats_scope_kind_scope_name_interval_start', table_name='interval_stats')
 
     op.drop_table('interval_stats')
     op.drop_table('hotlines')
-    with op.batch_alter_table('flow_versions', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_flow_versions_flow_name'))
+    op.drop_index(op.f('ix_flow_versions_flow_name'), table_name='flow_versions')
 
     op.drop_table('flow_versions')
-    with op.batch_alter_table('calls', schema=None) as batch_op:
-        batch_op.drop_index('ix_calls_started_at')
-        batch_op.drop_index('ix_calls_queue_started_at')
-        batch_op.drop_index('ix_calls_caller_number')
-        batch_op.drop_index('ix_calls_agent_started_at')
+    op.drop_index('ix_calls_started_at', table_name='calls')
+    op.drop_index('ix_calls_queue_started_at', table_name='calls')
+    op.drop_index('ix_calls_caller_number', table_name='calls')
+    op.drop_index('ix_calls_agent_started_at', table_name='calls')
 
     op.drop_table('calls')
-    with op.batch_alter_table('callbacks', schema=None) as batch_op:
-        batch_op.drop_index('ix_callbacks_status_due_at')
-        batch_op.drop_index('ix_callbacks_call_id')
+    op.drop_index('ix_callbacks_status_due_at', table_name='callbacks')
+    op.drop_index('ix_callbacks_call_id', table_name='callbacks')
 
     op.drop_table('callbacks')
-    with op.batch_alter_table('audit_log', schema=None) as batch_op:
-        batch_op.drop_index('ix_audit_log_ts')
-        batch_op.drop_index('ix_audit_log_actor_ts')
-        batch_op.drop_index('ix_audit_log_action_ts')
+    op.drop_index('ix_audit_log_ts', table_name='audit_log')
+    op.drop_index('ix_audit_log_actor_ts', table_name='audit_log')
+    op.drop_index('ix_audit_log_action_ts', table_name='audit_log')
 
     op.drop_table('audit_log')
