@@ -683,7 +683,9 @@ class CallModel:
         ch = self._get(f, now)
         if ch is None:
             return
-        value = f.get("Value") or ""
+        self._set_var(ch, var, f.get("Value") or "", now)
+
+    def _set_var(self, ch: Channel, var: str, value: str, now: datetime) -> None:
         if ch.vars is None:
             ch.vars = {}
         ch.vars[var] = value
@@ -788,8 +790,10 @@ class CallModel:
             return
         ch = self.channels.get(uid)
         if ch is None:
-            if uid not in self._hungup:
-                self.stats.late_events += 1
+            # Never seen (or already gone): remember it, so a snapshot taken before this
+            # hang-up cannot adopt it afterwards.
+            self.stats.late_events += 1
+            self._hungup.add(uid)
             return
         cause_s = f.get("Cause")
         try:
@@ -1198,6 +1202,8 @@ class CallModel:
                 ch = self._create(f, now, adopted=True)
                 if ch is None:
                     continue
+                ch.application = f.get("Application") or ""
+                ch.app_data = f.get("ApplicationData") or ""
                 res.added += 1
             else:
                 changed = False
@@ -1265,6 +1271,25 @@ class CallModel:
             if bid not in bridge_members and not br.members and br.conference is None:
                 del self.bridges[bid]
         return res
+
+    def apply_variables(self, items: Iterable[Any]) -> int:
+        """Apply the tracked variables of ``Status`` items (``Variables: HOTLINE_CALL,...``):
+        after a resync adopted channels whose VarSet events were missed, this moves an
+        originated leg into the call it serves. Returns how many calls were merged."""
+        now = self._clock()
+        before = self.stats.calls_merged
+        for it in items:
+            f = getattr(it, "fields", it)
+            ch = self.channels.get(f.get("Uniqueid") or "")
+            if ch is None:
+                continue
+            values = it.get_all("Variable") if hasattr(it, "get_all") else [f.get("Variable") or ""]
+            for kv in values:
+                var, sep, value = kv.partition("=")
+                var = var.strip().lstrip("_")
+                if sep and var in TRACKED_VARS and (ch.vars or {}).get(var) != value:
+                    self._set_var(ch, var, value, now)
+        return self.stats.calls_merged - before
 
     def reconcile_conferences(self, rooms: Mapping[str, Iterable[Any]]) -> tuple[int, int]:
         """Apply ``ConfbridgeListRooms`` + ``ConfbridgeList`` results: room name -> member items.
