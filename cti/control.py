@@ -16,10 +16,12 @@ when no response came in time. Facts from the Asterisk 22 captures shape it:
   caller that is not bridged (in the IVR, on hold) is moved with ``Redirect``.
 * ``Atxfer`` needs the features.conf ``atxfer`` code and the ``t``/``T`` Dial
   options; it only *starts* the transfer (cti.transfer drives it).
-* Hold with music: AMI has no hold action for a bridged party. ``hold()``
-  redirects the party to ``hotline-hold,moh,1`` (``MusicOnHold(default)``) and
-  remembers its peer; ``unhold()`` bridges the two again with ``Bridge``. The
-  peer stays in its (now one-party) bridge meanwhile and hears silence.
+* Hold with music: AMI has no hold action for a bridged party, and a two-party
+  bridge dissolves when one party leaves (the other continues its dialplan, which
+  for an agent leg means hanging up). ``hold()`` therefore moves both with one
+  dual ``Redirect``: the held party to ``hotline-hold,moh,1``
+  (``MusicOnHold(default)``), its peer to ``hotline-agent,connect`` (silence, at
+  most the dialplan's Wait(60)); ``unhold()`` bridges the two again with ``Bridge``.
 * ``Redirect`` with ``ExtraChannel`` moves two channels at once (three-way calls).
 
 Outbound legs the server starts for a call (agent leg, transfer recipient,
@@ -73,6 +75,8 @@ class ControlError(Exception):
 class ControlConfig:
     hold_context: str = "hotline-hold"
     hold_exten: str = "moh"
+    park_context: str = "hotline-agent"  # where the held party's peer waits (silence)
+    park_exten: str = "connect"
     ivr_context: str = "hotline-ivr"
     conference_context: str = "hotline-conference"
     action_timeout: float | None = None  # None: the client's default
@@ -410,22 +414,36 @@ class CallControl:
     # Hold
     # ------------------------------------------------------------------
     async def hold(self, channel: str) -> str | None:
-        """Put ``channel`` on hold with music; returns the peer it was bridged with (or None)."""
+        """Put ``channel`` on hold with music; returns the peer it was bridged with (or None).
+
+        A two-party bridge dissolves when one party leaves it (the other would continue its
+        dialplan, i.e. hang up), so both move at once with one dual ``Redirect``: ``channel`` to
+        ``hotline-hold,moh`` and its peer to the park location (``hotline-agent,connect``, which
+        waits up to a minute). ``unhold`` bridges them again."""
         ch = self.model.resolve(channel)
-        peer: str | None = None
-        if ch is not None:
-            peers = self.model.peers(ch.uniqueid)
-            if ch.bridge_id is not None:
-                br = self.model.bridges.get(ch.bridge_id)
-                direct = [u for u in (br.members if br else ()) if u != ch.uniqueid]
-                if len(direct) == 1:
-                    peer = direct[0]
-            elif peers:
-                peer = peers[0].uniqueid
-        await self.redirect(ch.name if ch else channel, self.config.hold_context, self.config.hold_exten, 1)
-        if ch is not None and peer is not None:
-            self._holds[ch.uniqueid] = peer
-        return self.model.channels[peer].name if peer and peer in self.model.channels else None
+        peer: Any = None
+        if ch is not None and ch.bridge_id is not None:
+            br = self.model.bridges.get(ch.bridge_id)
+            direct = [u for u in (br.members if br else ()) if u != ch.uniqueid and u in self.model.channels]
+            if len(direct) == 1:
+                peer = self.model.channels[direct[0]]
+        cfg = self.config
+        if peer is not None:
+            await self.redirect(
+                ch.name if ch else channel,
+                cfg.hold_context,
+                cfg.hold_exten,
+                1,
+                extra_channel=peer.name,
+                extra_context=cfg.park_context,
+                extra_exten=cfg.park_exten,
+                extra_priority=1,
+            )
+            assert ch is not None
+            self._holds[ch.uniqueid] = peer.uniqueid
+            return peer.name
+        await self.redirect(ch.name if ch else channel, cfg.hold_context, cfg.hold_exten, 1)
+        return None
 
     async def unhold(self, channel: str, to: str | None = None) -> None:
         """Take ``channel`` off hold: bridge it again with the party it was held from (or ``to``)."""

@@ -134,6 +134,9 @@ class ServerDriver:
                 pass
 
     async def cancel(self, m: "AttendedTransferMachine") -> None:
+        # Take the agent back first: pulling it out of the consultation bridge dissolves that
+        # bridge; hanging up the recipient first would dissolve it and drop the agent with it.
+        await m.give_back()
         await self.drop_recipient(m)
 
     async def drop_recipient(self, m: "AttendedTransferMachine") -> None:
@@ -149,6 +152,11 @@ class AtxferDriver:
 
     name = "atxfer"
 
+    async def cancel(self, m: "AttendedTransferMachine") -> None:
+        # Asterisk gives the transferer back to the transferee when the target hangs up.
+        await self.drop_recipient(m)
+        await m.give_back()
+
     async def start(self, m: "AttendedTransferMachine") -> None:
         await m.control.atxfer(m.agent, m.target_context, m.target_exten)
 
@@ -161,9 +169,6 @@ class AtxferDriver:
             await m.control.hangup(m.agent, 16)
         else:
             await m.control.bridge(m.recipient_name(), m.caller)
-
-    async def cancel(self, m: "AttendedTransferMachine") -> None:
-        await self.drop_recipient(m)
 
     async def drop_recipient(self, m: "AttendedTransferMachine") -> None:
         if m.recipient_id and m.alive(m.recipient_id):
@@ -297,7 +302,6 @@ class Ringing(TransferState):
     @transition("cancel")
     async def cancel(self, m: "AttendedTransferMachine") -> Next:
         await m.driver.cancel(m)
-        await m.give_back()
         return Cancelled
 
 
@@ -329,7 +333,6 @@ class Consulting(TransferState):
     @transition("cancel")
     async def cancel(self, m: "AttendedTransferMachine") -> Next:
         await m.driver.cancel(m)
-        await m.give_back()
         return Cancelled
 
     @transition("completed_by_pbx")
@@ -366,7 +369,6 @@ class Blonde(TransferState):
     @transition("cancel")
     async def cancel(self, m: "AttendedTransferMachine") -> Next:
         await m.driver.cancel(m)
-        await m.give_back()
         return Cancelled
 
     @transition("completed_by_pbx")

@@ -287,7 +287,11 @@ async def test_hold_redirects_to_music_and_unhold_rebridges() -> None:
     bridged_call(model, chan("5.1", "PJSIP/trunk-7"), chan("5.2", "PJSIP/8001-8", "5.1"))
     peer = await control.hold("PJSIP/trunk-7")
     assert peer == "PJSIP/8001-8"
-    assert ami.last("Redirect") == {"Channel": "PJSIP/trunk-7", "Context": "hotline-hold", "Exten": "moh", "Priority": "1"}
+    # both leave the two-party bridge at once (it would dissolve and drop the agent otherwise)
+    assert ami.last("Redirect") == {
+        "Channel": "PJSIP/trunk-7", "Context": "hotline-hold", "Exten": "moh", "Priority": "1",
+        "ExtraChannel": "PJSIP/8001-8", "ExtraContext": "hotline-agent", "ExtraExten": "connect", "ExtraPriority": "1",
+    }
     assert control.held_with("PJSIP/trunk-7") == "5.2"
     await control.unhold("PJSIP/trunk-7")
     assert ami.last("Bridge") == {"Channel1": "PJSIP/8001-8", "Channel2": "PJSIP/trunk-7", "Tone": "no"}

@@ -128,7 +128,10 @@ async def test_consult_then_complete() -> None:
     m = await rig.start()
     assert m.state.name == "ringing"
     hold, orig = rig.actions()[:2]
-    assert hold == ("Redirect", {"Channel": "PJSIP/trunk-00000001", "Context": "hotline-hold", "Exten": "moh", "Priority": "1"})
+    assert hold == ("Redirect", {
+        "Channel": "PJSIP/trunk-00000001", "Context": "hotline-hold", "Exten": "moh", "Priority": "1",
+        "ExtraChannel": "PJSIP/8001-00000002", "ExtraContext": "hotline-agent", "ExtraExten": "connect", "ExtraPriority": "1",
+    })
     assert orig[0] == "Originate"
     assert orig[1]["Channel"] == "Local/8002@hotline-agent" and orig[1]["ChannelId"] == m.recipient_id
     assert "HOTLINE_CALL=10.1" in orig[1]["Variable"]
@@ -230,7 +233,7 @@ async def test_cancel(answered: bool) -> None:
     await m.cancel()
     assert m.state.name == "cancelled"
     names = [n for n, _ in rig.actions()]
-    assert names[-2:] == ["Hangup", "Bridge"]
+    assert names[-2:] == ["Bridge", "Hangup"]  # the agent is taken back before the recipient is dropped
     assert rig.caller_placement() == "agent"
 
 
