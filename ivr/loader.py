@@ -172,10 +172,36 @@ def _describe_loc(loc: Sequence[Any], located: Located) -> str:
     return ".".join(str(p) for p in parts)
 
 
+def _drop_tags(loc: tuple[Any, ...], root: Any) -> tuple[Any, ...]:
+    """Remove the union tags pydantic inserts (node type, rule kind) from a location."""
+    out: list[Any] = []
+    node = root
+    for part in loc:
+        if isinstance(node, dict):
+            k = _find_key(node, part) if isinstance(node, CommentedMap) else (part if part in node else _MISSING)
+            if k is _MISSING:
+                if part in (node.get("type"), node.get("kind")):
+                    continue
+                out.append(part)
+                node = None
+                continue
+            out.append(part)
+            node = node[k]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        else:
+            out.append(part)
+            node = None
+    return tuple(out)
+
+
 def validation_errors(exc: ValidationError, located: Located) -> list[FlowError]:
     out = []
     for err in exc.errors():
-        loc = tuple(err["loc"])
+        loc = _drop_tags(tuple(err["loc"]), located.root)
+        if err["type"] == "union_tag_invalid":
+            loc = tuple(err["loc"])
         t = err["type"]
         msg = _friendly(err)
         # name the containing object, not the field, for missing/unknown fields
@@ -189,6 +215,8 @@ def validation_errors(exc: ValidationError, located: Located) -> list[FlowError]
             e = located.error(loc, text, key=True)
         elif t == "missing":
             e = located.error(where_loc, text, key=True)
+        elif t == "union_tag_not_found":
+            e = located.error(loc, text, key=True)
         else:
             e = located.error(loc, text)
         out.append(e)

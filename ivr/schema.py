@@ -426,13 +426,17 @@ class TransferNode(NodeBase):
     target: TransferTarget
     mode: Literal["blind", "attended"] = "blind"
     prompt: str | None = None
+    hold_music: str | None = Field(None, description="played while an attended transfer rings")
     timeout: Duration = 30.0
     with_context: bool = True
     EVENTS: ClassVar[frozenset[str]] = frozenset({"failure", "busy", "noanswer"})
     TERMINAL: ClassVar[bool] = True
 
     def prompt_ids(self) -> list[tuple[tuple[Any, ...], str]]:
-        return [(("prompt",), self.prompt)] if self.prompt else []
+        out: list[tuple[tuple[Any, ...], str]] = [(("prompt",), self.prompt)] if self.prompt else []
+        if self.hold_music:
+            out.append((("hold_music",), self.hold_music))
+        return out
 
 
 class EmergencyNode(NodeBase):

@@ -266,7 +266,10 @@ def _check_graph(c: _Ctx) -> None:
     for n in order:
         for t in edges[n]:
             rev[t].append(n)
-    ends = {n for n in order if nodes[n].TERMINAL}
+    # a node already reported (unknown target, missing next) counts as an end: no second error for it
+    ends = {n for n in order if nodes[n].TERMINAL
+            or any(t not in nodes for _, _, t in nodes[n].targets())
+            or (nodes[n].NEEDS_NEXT and nodes[n].next is None)}
     can_end = set(ends)
     stack = list(ends)
     while stack:
