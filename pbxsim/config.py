@@ -38,8 +38,8 @@ class TrunkBehaviour:
 class SimConfig:
     host: str = "127.0.0.1"
     port: int = 0  # 0 = ephemeral; see PbxSimulator.ami_port
-    username: str = "hotline"
-    secret: str = "hotline"
+    username: str = "ivr"
+    secret: str = "ivrsecret"
     dialplan_path: Path = DEFAULT_DIALPLAN
     sounds_dir: Path | None = None  # <sounds_dir>/<name>.wav gives a prompt's duration
     default_prompt_seconds: float = 2.0

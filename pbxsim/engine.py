@@ -445,10 +445,8 @@ class Pbx:
             chan.application = step.app
             chan.appdata = data
             if chan.goto_from_bridge:
-                # After a bridged channel is moved, the first Newexten still names the old application.
+                # After a bridged channel is moved, Asterisk never reports the first application run.
                 chan.goto_from_bridge = False
-                self.chan_event("Newexten", P_DIALPLAN, chan, (
-                    ("Extension", chan.exten), ("Application", chan.last_app or step.app), ("AppData", chan.last_appdata)))
             else:
                 self.chan_event("Newexten", P_DIALPLAN, chan, (
                     ("Extension", chan.exten), ("Application", step.app), ("AppData", data)))

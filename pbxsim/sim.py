@@ -44,8 +44,8 @@ class PbxSimulator:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         self.clock = SimClock(self.config.speed)
-        self._build()
         self.server = AmiServer(ActionHandler(self), self.config.host, self.config.port, self.config.write_buffer_limit)
+        self._build()
         self.pbx.sinks.append(self.server.broadcast)
         self.ami_port: int = 0
         self._metrics_task: asyncio.Task[None] | None = None
@@ -88,9 +88,9 @@ class PbxSimulator:
         handler = self.server.handler
         self.clock = SimClock(self.config.speed)
         agents = self.pbx.agents
+        self.server = AmiServer(handler, self.config.host, self.ami_port, self.config.write_buffer_limit)
         self._build()
         self.pbx.agents = agents
-        self.server = AmiServer(handler, self.config.host, self.ami_port, self.config.write_buffer_limit)
         self.pbx.sinks.append(self.server.broadcast)
         await self.start()
 

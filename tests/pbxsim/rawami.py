@@ -88,7 +88,7 @@ class RawAmi:
         items = [m for m in self.messages if m.kind == "Event" and m.get("ActionID") == aid and m is not done]
         return resp, items, done
 
-    async def login(self, user: str = "hotline", secret: str = "hotline", **extra: str) -> Message:
+    async def login(self, user: str = "ivr", secret: str = "ivrsecret", **extra: str) -> Message:
         h = {"Username": user, "Secret": secret}
         h.update(extra)
         return await self.action("Login", h)

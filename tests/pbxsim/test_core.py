@@ -39,7 +39,7 @@ async def test_bad_secret_delayed_and_closed(sim, ami):
     await asyncio.wait_for(c._task, 5)
     assert c.eof
     ev = await ami.event("InvalidPassword")
-    assert ev.get("AccountID") == "hotline"
+    assert ev.get("AccountID") == "ivr"
     await c.close()
 
 
@@ -312,3 +312,103 @@ async def test_list_responses(sim, ami):
     await call.wait(5)
     _, items, done = await ami.list_action("CoreShowChannels")
     assert items == [] and done["ListItems"] == "0"
+
+
+async def _bridged_call(sim, ami, seat="8030", **script):
+    sim.agents[seat] = AgentBehaviour(answer_after=0.2)
+    call, _ = await _ivr_call(sim, ami, CallerScript(**script))
+    ch = call.channel.name
+    oid = ami.send("Originate", {"Channel": f"PJSIP/{seat}", "Context": "hotline-agent", "Exten": "connect",
+                                 "Priority": "1", "Async": "true"})
+    agent = (await ami.event("OriginateResponse", ActionID=oid))["Channel"]
+    await ami.event("Newexten", Channel=agent, Application="Wait")
+    await ami.action("Bridge", {"Channel1": ch, "Channel2": agent})
+    await ami.event("BridgeEnter", Channel=agent)
+    await ami.event("BridgeEnter", Channel=ch)
+    return call, ch, agent
+
+
+async def test_mixmonitor_writes_mixed_wav(sim, ami, tmp_path):
+    import wave
+    import array
+    call, ch, agent = await _bridged_call(sim, ami)
+    r = await ami.action("MixMonitor", {"Channel": ch, "File": "rec-1.wav", "Options": ""})
+    assert r.name == "Success" and r.get("Message") is None
+    fn = await ami.event("VarSet", Channel=ch, Variable="MIXMONITOR_FILENAME")
+    assert fn["Value"].endswith("rec-1.wav")
+    await ami.event("MixMonitorStart", Channel=ch)
+    await asyncio.sleep(3.0 / sim.clock.speed)
+    r = await ami.action("StopMixMonitor", {"Channel": ch})
+    assert r.name == "Success" and r.get("Message") is None
+    await ami.event("MixMonitorStop", Channel=ch)
+    for _ in range(100):
+        if (tmp_path / "rec" / "rec-1.wav").exists():
+            break
+        await asyncio.sleep(0.02)
+    w = wave.open(str(tmp_path / "rec" / "rec-1.wav"))
+    assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 8000)
+    frames = w.readframes(w.getnframes())
+    samples = array.array("h")
+    samples.frombytes(frames)
+    assert w.getnframes() >= 8000 * 2 and max(abs(x) for x in samples) > 1000
+    sim.hangup(call)
+    await call.wait(5)
+
+
+async def test_blind_transfer_and_transfer_invalid(sim, ami):
+    call, ch, agent = await _bridged_call(sim, ami)
+    r = await ami.action("BlindTransfer", {"Channel": agent, "Context": "hotline-outbound", "Exten": "12319"})
+    assert r.get("Message") == "Transfer succeeded"
+    ev = await ami.event("BlindTransfer")
+    assert ev["TransfererChannel"] == agent and ev["TransfereeChannel"] == ch and ev["Extension"] == "12319"
+    await ami.event("Hangup", Channel=agent)
+    await ami.event("Newexten", Channel=ch, Context="hotline-outbound", Application="Dial")
+    begin = await ami.event("DialBegin", Channel=ch)
+    assert begin["DestChannel"].startswith("PJSIP/trunk-") and begin["DialString"] == "trunk/12319"
+    await ami.event("BridgeEnter", Channel=begin["DestChannel"])
+    sim.hangup(call)
+    await call.wait(5)
+    call2, _ = await _ivr_call(sim, ami, CallerScript())
+    r = await ami.action("BlindTransfer", {"Channel": call2.channel.name, "Context": "hotline-outbound",
+                                           "Exten": "12319"})
+    assert r.name == "Error" and r.get("Message") == "Transfer invalid"
+    sim.hangup(call2)
+    await call2.wait(5)
+
+
+async def test_audiosocket_framing(sim, ami):
+    from asr.audiosocket import FrameDecoder, hangup_frame
+    got = []
+    done = asyncio.Event()
+
+    async def server(reader, writer):
+        dec = FrameDecoder()
+        sent = False
+        try:
+            while True:
+                data = await reader.read(4096)
+                if not data:
+                    break
+                got.extend(dec.feed(data))
+                if not sent and sum(1 for f in got if f.kind == 0x10) >= 20 and any(f.kind == 0x03 for f in got):
+                    writer.write(hangup_frame())
+                    sent = True
+        except ConnectionResetError:
+            pass
+        done.set()
+
+    srv = await asyncio.start_server(server, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    uid = "6cad5cf8-20f1-4e01-ad5f-60e6b6e2a6da"
+    oid = ami.send("Originate", {"Channel": "PJSIP/8001", "Application": "AudioSocket",
+                                 "Data": f"{uid},127.0.0.1:{port}", "Async": "true"})
+    ch = (await ami.event("OriginateResponse", ActionID=oid))["Channel"]
+    await asyncio.sleep(0.2)
+    await sim.press(sim.channel(ch), "5")
+    await asyncio.wait_for(done.wait(), 10)
+    srv.close()
+    assert got[0].kind == 0x01 and str(got[0].uuid) == uid
+    audio_frames = [f for f in got if f.kind == 0x10]
+    assert all(len(f.payload) == 320 for f in audio_frames)
+    assert [f.payload for f in got if f.kind == 0x03] == [b"5"]
+    await ami.event("Hangup", Channel=ch)
