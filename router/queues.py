@@ -255,13 +255,17 @@ class QueueRuntime:
         return n
 
     def ahead_of(self, call: WaitingCall) -> int:
-        """Calls that will be answered before ``call`` (higher lanes, then earlier in its own lane)."""
+        """Calls that will be answered before ``call``: higher lanes, then earlier in its own lane,
+        counting callers awaiting a call-back at the places they kept."""
         n = 0
         for lane in self.lanes:
             if lane.rank < call.rank:
                 n += len(lane.seqs)
             elif lane.name == call.priority:
                 n += lane.index(call.seq)
+        for cb in self.callbacks.values():
+            if cb is not call and (cb.rank < call.rank or (cb.rank == call.rank and cb.seq < call.seq)):
+                n += 1
         return n
 
     def longest_wait(self, now: float) -> float:

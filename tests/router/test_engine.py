@@ -247,6 +247,8 @@ def test_restore_keeps_order_and_callbacks():
         RestoredCall("cb", "general", "normal", t - 30, callback_number="13800000000"),
     ])
     _, acts = eng.enqueue("new", "general")
-    assert eng.position("early") == 1 and eng.position("late") == 2 and eng.position("new") == 3
+    # the call-back keeps its place between the two callers still on the line
+    assert eng.position("early") == 1 and eng.position("cb") == 2
+    assert eng.position("late") == 3 and eng.position("new") == 4
     assert eng.calls["cb"].state is CallState.CALLBACK
     assert offers(eng.login("a1")) == [("early", "a1")]
