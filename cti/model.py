@@ -359,7 +359,9 @@ class CallModel:
             "Rename": self._on_rename,
             "LocalBridge": self._on_local_bridge,
             "AgentCalled": self._on_agent_called,
+            "Shutdown": self._on_shutdown,
         }
+        self.restart_pending = False  # Asterisk announced a shutdown; the next resync forgets old ids
 
     # ------------------------------------------------------------------
     # public API
@@ -771,6 +773,9 @@ class CallModel:
         if one is not None and two is not None:
             one.local_peer = two.uniqueid
             two.local_peer = one.uniqueid
+
+    def _on_shutdown(self, f: dict[str, str], now: datetime) -> None:
+        self.restart_pending = True
 
     def _on_rename(self, f: dict[str, str], now: datetime) -> None:
         ch = self._get(f, now)
@@ -1271,6 +1276,14 @@ class CallModel:
             if bid not in bridge_members and not br.members and br.conference is None:
                 del self.bridges[bid]
         return res
+
+    def forget_ended(self) -> None:
+        """Forget the ids of ended calls and channels (after an Asterisk restart: its Uniqueids
+        start again, and a new channel may reuse an old id within the same second)."""
+        self._hungup = _Window(self.config.remember_closed)
+        self._closed_calls = _Window(self.config.remember_closed)
+        self._aliases.clear()
+        self.restart_pending = False
 
     def apply_variables(self, items: Iterable[Any]) -> int:
         """Apply the tracked variables of ``Status`` items (``Variables: HOTLINE_CALL,...``):

@@ -51,7 +51,9 @@ class Resync:
         self._clock = clock
         self.timeout = timeout
         self.runs = 0
+        self.restarts = 0
         self.last: ModelResynced | None = None
+        self._startup: tuple[str, str] | None = None
         self._removers: list[Callable[[], Any]] = []
 
     def attach(self) -> None:
@@ -86,6 +88,11 @@ class Resync:
         if drain is not None:
             await drain()
         rec = self.model.reconcile(items, since=mark)
+        announced = self.model.restart_pending  # a Shutdown event came before the link dropped
+        if await self._restarted(errors) or announced:
+            # Every channel of the old process is gone and its ids may come back.
+            self.restarts += 1
+            self.model.forget_ended()
         if rec.added:
             # Adopted channels: their VarSet events were missed. HOTLINE_CALL ties an originated
             # leg (agent, transfer recipient, conference guest) to its call.
@@ -150,6 +157,20 @@ class Resync:
         self.last = res
         self.bus.publish(res)
         return res
+
+    async def _restarted(self, errors: list[str]) -> bool:
+        """True when Asterisk's start time differs from the one seen at the previous resync."""
+        try:
+            st = await self.client.action("CoreStatus", {}, timeout=self.timeout)
+        except AmiError as e:
+            errors.append(f"CoreStatus: {e}")
+            return False
+        startup = (st.fields.get("CoreStartupDate") or "", st.fields.get("CoreStartupTime") or "")
+        previous, self._startup = self._startup, startup
+        if previous is not None and previous != startup:
+            log.warning("Asterisk restarted (started %s %s); forgetting ended call ids", *startup)
+            return True
+        return False
 
     def _queue_snapshot(self, items: list[Any]) -> QueueSnapshot:
         queues: list[str] = []
