@@ -14,7 +14,8 @@ import re
 from ivr.schema import IdCardRule, LengthRule, PhoneRule, RangeRule
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_LANDLINE = re.compile(r"^0(?:10|2\d|[3-9]\d{2})[2-9]\d{6,7}$")
+# 2-digit area codes (010, 02x) have 8-digit local numbers, 3-digit ones 7 or 8
+_LANDLINE = re.compile(r"^0(?:(?:10|2\d)[2-9]\d{7}|[3-9]\d{2}[2-9]\d{6,7})$")
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 

@@ -3,8 +3,9 @@
 :class:`ScriptedAgi` answers AGI commands as Asterisk would, taking the
 caller's key presses from a script: each ``GET DATA`` takes the next entry
 (``"1"``, ``"13800138000"``; ``""`` is silence, i.e. a timeout; ``"hangup"``
-hangs up there), ``RECORD FILE`` records a few seconds of speech (or the
-caller hangs up if the next entry is ``"hangup"``). Recognised speech comes
+hangs up there), ``RECORD FILE`` records a few seconds of speech (the caller
+hangs up during it if the next entry is ``"hangup"``, says nothing if it is
+``""``). ``hangup_after=N`` hangs up on the N-th command, whatever it is. Recognised speech comes
 from a :class:`~ivr.ports.TextSpeech`. The queue and call actions are
 stand-ins whose outcome is chosen up front. Used by ``hotline flow simulate``
 and by the tests.
@@ -100,9 +101,6 @@ class ScriptedAgi:
             self._advance(int(verb[2]) / 1000)
             return "200 result=0"
         if head == "STREAM FILE":
-            if self.keys and self.keys[0] == HANGUP:
-                self.keys.pop(0)
-                return self._hangup_now("STREAM FILE")
             self._advance(self.play_seconds)
             return f"200 result=0 endpos={int(self.play_seconds * 8000)}"
         if head == "RECORD FILE":
