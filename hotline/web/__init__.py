@@ -1,0 +1,1 @@
+"""The browser pages: static HTML shells, ES modules and CSS, no build step."""
