@@ -37,7 +37,7 @@ from typing import Any, Awaitable, Callable, ClassVar
 
 from cti.control import CallControl, ConferenceMember, ControlError
 from cti.events import LegHungup, TransferStateChanged
-from cti.model import CallModel, Publisher, _NullPublisher, utcnow
+from cti.model import CallModel, Publisher, NullPublisher, utcnow
 from cti.transfer import InvalidTransfer, transition
 
 log = logging.getLogger("cti.conference")
@@ -485,7 +485,7 @@ class ConferenceService:
     ) -> None:
         self.control = control
         self.model = model
-        self.bus = bus or _NullPublisher()
+        self.bus = bus or NullPublisher()
         self.ivr_context = ivr_context
         self.default_ivr_exten = default_ivr_exten
         self._clock = clock

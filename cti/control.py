@@ -36,11 +36,11 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Awaitable, Callable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol
 
 from cti.ami.errors import AmiActionError, AmiError, AmiNotConnected, AmiTimeout
 from cti.events import OriginateResult, TransferCompleted, TransferFailed, TransferStarted
-from cti.model import CallModel, Publisher, _NullPublisher, utcnow
+from cti.model import CallModel, Publisher, NullPublisher, utcnow
 from hotline.logging import mask_number
 
 log = logging.getLogger("cti.control")
@@ -143,7 +143,7 @@ class CallControl:
     ) -> None:
         self.client = client
         self.model = model
-        self.bus = bus or _NullPublisher()
+        self.bus = bus or NullPublisher()
         self.config = config or ControlConfig()
         self._clock = clock
         self._waiters: dict[str, PendingOriginate] = {}

@@ -114,7 +114,7 @@ class Publisher(Protocol):
     def publish(self, event: object) -> None: ...
 
 
-class _NullPublisher:
+class NullPublisher:
     def publish(self, event: object) -> None:
         return None
 
@@ -307,7 +307,7 @@ class CallModel:
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
-        self._bus = bus or _NullPublisher()
+        self._bus = bus or NullPublisher()
         self._sink = cdr_sink
         self.config = config or ModelConfig()
         self._clock = clock

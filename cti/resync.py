@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from cti.ami.errors import AmiActionError, AmiError
 from cti.events import AmiLinkDown, AmiLinkUp, ModelResynced, QueueMemberState, QueueSnapshot
-from cti.model import CallModel, Publisher, _NullPublisher, utcnow
+from cti.model import CallModel, Publisher, NullPublisher, utcnow
 
 log = logging.getLogger("cti.resync")
 
@@ -47,7 +47,7 @@ class Resync:
     ) -> None:
         self.client = client
         self.model = model
-        self.bus = bus or _NullPublisher()
+        self.bus = bus or NullPublisher()
         self._clock = clock
         self.timeout = timeout
         self.runs = 0

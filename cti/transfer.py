@@ -47,7 +47,6 @@ import functools
 import itertools
 import logging
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Awaitable, Callable, ClassVar, Protocol
 
@@ -63,7 +62,7 @@ from cti.events import (
     TransferStarted,
     TransferStateChanged,
 )
-from cti.model import CallModel, Publisher, _NullPublisher, utcnow
+from cti.model import CallModel, Publisher, NullPublisher, utcnow
 
 log = logging.getLogger("cti.transfer")
 
@@ -643,7 +642,7 @@ class TransferService:
     ) -> None:
         self.control = control
         self.model = model
-        self.bus = bus or _NullPublisher()
+        self.bus = bus or NullPublisher()
         self.ivr_context = ivr_context
         self.default_ivr_exten = default_ivr_exten
         self._clock = clock

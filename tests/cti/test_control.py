@@ -13,7 +13,7 @@ from cti.ami.errors import AmiActionError, AmiNotConnected, AmiTimeout
 from cti.ami.protocol import Message, iter_headers
 from cti.control import CallControl, ControlConfig, ControlError
 from cti.model import CallModel, ModelConfig
-from tests.cti.test_model import AMI, RecordingBus, StepClock, ev, messages, needs_traces
+from tests.cti.test_model import RecordingBus, StepClock, ev, messages, needs_traces
 
 
 def response(name: str = "Success", action_id: str = "", **fields: str) -> Message:
@@ -31,6 +31,7 @@ class FakeAmi:
         self.lists: dict[str, list[Message] | Exception] = {}
         self.errors: dict[str, str] = {}  # action -> error message
         self.after: dict[str, Callable[[dict[str, Any], str], None]] = {}  # action -> side effect
+        self.reply_fields: dict[str, dict[str, str]] = {}  # action -> extra headers of its Response
         self.connected = True
         self._ids = itertools.count(1)
         self.connect_hooks: list[Any] = []
@@ -53,7 +54,7 @@ class FakeAmi:
             raise AmiActionError(name, response("Error", aid, Message=self.errors[name]))
         if name == "Timeout":
             raise AmiTimeout(name, aid, 1.0)
-        resp = response("Success", aid)
+        resp = response("Success", aid, **self.reply_fields.get(name, {}))
         if name == "Getvar":
             resp = response("Success", aid, Variable=h.get("Variable", ""), Value="噪音扰民")
         cb = self.after.get(name)

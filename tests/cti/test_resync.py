@@ -336,3 +336,38 @@ def run_with_drops(seed: int) -> None:
 @pytest.mark.parametrize("seed", range(200))
 def test_random_disconnections_every_call_accounted(seed: int) -> None:
     run_with_drops(seed)
+
+
+# ---------------------------------------------------------------------------
+# restart detection
+# ---------------------------------------------------------------------------
+async def test_restart_detected_by_start_time_forgets_old_ids() -> None:
+    ami = FakeAmi()
+    bus = RecordingBus()
+    model = CallModel(bus, config=ModelConfig(), clock=StepClock())
+    rs = Resync(ami, model, bus)
+    ami.reply_fields["CoreStatus"] = {"CoreStartupDate": "2026-11-21", "CoreStartupTime": "13:03:38"}
+    await rs.run()
+    c = chan("9.0", "PJSIP/trunk-00000000", "9.0")
+    model.handle(ev("Newchannel", **c))
+    model.handle(ev("Hangup", **c, Cause="16"))
+    await rs.run()  # same Asterisk process: ids are remembered
+    model.handle(ev("Newchannel", **c))
+    assert model.live_calls == 0 and rs.restarts == 0
+    ami.reply_fields["CoreStatus"] = {"CoreStartupDate": "2026-11-21", "CoreStartupTime": "13:05:09"}
+    await rs.run()
+    assert rs.restarts == 1
+    model.handle(ev("Newchannel", **c))  # a new process may hand out the same Uniqueid again
+    assert model.live_calls == 1
+
+
+async def test_restart_announced_by_shutdown_event() -> None:
+    ami = FakeAmi()
+    bus = RecordingBus()
+    model = CallModel(bus, config=ModelConfig(), clock=StepClock())
+    rs = Resync(ami, model, bus)
+    await rs.run()
+    model.handle(ev("Shutdown", Shutdown="Cleanly", Restart="True"))
+    assert model.restart_pending
+    await rs.run()
+    assert rs.restarts == 1 and not model.restart_pending
