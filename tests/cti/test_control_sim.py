@@ -249,3 +249,18 @@ async def test_caller_hangs_up_during_consultation(stack: Stack) -> None:
     await stack.control.hangup(agent)
     await stack.quiet()
     assert len(stack.sink.records) == 1
+
+
+async def test_blind_transfer_of_a_bridged_caller(stack: Stack) -> None:
+    """BlindTransfer on the agent leg; where the PBX refuses it the caller is redirected instead.
+    Either way the caller ends up at the target and the agent leg is released."""
+    call, cid = await stack.inbound(dnis="12345", caller_num="13800000008")
+    agent = await stack.agent_for(cid)
+    out = await stack.control.blind_transfer(call.channel.name, "hotline-outbound", "12319")
+    assert out.kind in ("blind", "redirect")
+    await stack.until(lambda: stack.model.resolve(call.channel.name).context == "hotline-outbound")
+    await stack.until(lambda: stack.model.resolve(agent) is None)  # the agent is free again
+    stack.sim.hangup(call)
+    await stack.quiet()
+    (rec,) = stack.sink.records
+    assert rec.call_id == cid and rec.agent == "8001"
