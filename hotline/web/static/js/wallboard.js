@@ -51,33 +51,50 @@ function agentCounts(row) {
   return a;
 }
 
+// Figures of the current 15-minute interval or of the day (router/wallboard.py).
+let period = "interval";
+let last = null;
+const fig = (r, key) => pick(r, `${period}.${key}`, key);
+const slClass = (r) => {
+  const v = fig(r, "service_level");
+  return v == null ? "" : v < 0.8 ? "bad" : "good";
+};
+
+function modeList(row) {
+  const modes = pick(row, "modes") || {};
+  const keys = Object.keys(modes);
+  if (pick(row, "surge") && !keys.includes("surge")) keys.push("surge");
+  return keys;
+}
+
 // Columns: [metric id, 中文, English, value(row), format, css class(row)]
-const SL = (row) => pick(row, "service_level", "sl");
 const QUEUE_COLUMNS = [
   ["name", "队列", "Queue", (r) => pick(r, "name", "id"), String],
-  ["waiting", "排队", "Waiting", (r) => pick(r, "waiting", "calls_waiting"), fmtInt, (r) => (pick(r, "waiting", "calls_waiting") > 0 ? "warn" : "")],
-  ["longest_wait", "最长等待", "Longest wait", (r) => pick(r, "longest_wait", "oldest_wait", "max_wait"), fmtDur,
-    (r) => (pick(r, "longest_wait", "oldest_wait") > pick(r, "sl_target", "service_level_target") ? "bad" : "")],
-  ["service_level", "服务水平", "Service level", SL, fmtPct, (r) => (SL(r) != null && SL(r) < 0.8 ? "bad" : "good")],
-  ["answered_15s", "15秒接听率", "Answered in 15 s", (r) => pick(r, "answered_15s_rate", "answer_rate_15s", "sl_15s", "service_level_15s"), fmtPct],
-  ["asa", "平均应答", "ASA", (r) => pick(r, "asa", "average_speed_of_answer"), fmtDur],
-  ["abandon_rate", "放弃率", "Abandoned", (r) => pick(r, "abandon_rate", "abandoned_rate"), fmtPct, (r) => (pick(r, "abandon_rate") > 0.05 ? "bad" : "")],
-  ["answer_rate", "接通率", "Answer rate", (r) => pick(r, "answer_rate", "connect_rate"), fmtPct],
-  ["offered", "呼入", "Offered", (r) => pick(r, "offered", "calls_offered"), fmtInt],
+  ["waiting", "排队", "Waiting", (r) => pick(r, "waiting"), fmtInt, (r) => (pick(r, "waiting") > 0 ? "warn" : "")],
+  ["longest_wait", "最长等待", "Longest wait", (r) => pick(r, "longest_wait"), fmtDur,
+    (r) => (pick(r, "longest_wait") > pick(r, "sl_target") ? "bad" : "")],
+  ["ewt", "预计等待", "Expected wait", (r) => pick(r, "ewt"), fmtDur],
+  ["service_level", "服务水平", "Service level", (r) => fig(r, "service_level"), fmtPct, slClass],
+  ["answer_rate_15s", "15秒接听率", "Answered ≤15 s", (r) => fig(r, "answer_rate_15s"), fmtPct],
+  ["asa", "平均应答", "ASA", (r) => fig(r, "asa"), fmtDur],
+  ["abandon_rate", "放弃率", "Abandoned", (r) => fig(r, "abandon_rate"), fmtPct, (r) => (fig(r, "abandon_rate") > 0.05 ? "bad" : "")],
+  ["answer_rate", "接通率", "Answer rate", (r) => fig(r, "answer_rate"), fmtPct],
+  ["offered", "呼入", "Offered", (r) => fig(r, "offered"), fmtInt],
+  ["answered", "接听", "Answered", (r) => fig(r, "answered"), fmtInt],
   ["agents", "坐席状态", "Agents by state", (r) => agentCounts(r), null],
   ["occupancy", "占用率", "Occupancy", (r) => pick(r, "occupancy"), fmtPct],
-  ["mode", "模式", "Mode", (r) => pick(r, "mode"), null],
+  ["mode", "模式", "Mode", (r) => modeList(r), null],
 ];
 
-const GROUP_COLUMNS = [
+// Groups and sites count the calls their agents answered (no abandons of their own).
+const SCOPE_COLUMNS = [
   ["name", "名称", "Name", (r) => pick(r, "name", "id"), String],
-  ["waiting", "排队", "Waiting", (r) => pick(r, "waiting"), fmtInt],
-  ["longest_wait", "最长等待", "Longest wait", (r) => pick(r, "longest_wait", "oldest_wait"), fmtDur],
-  ["service_level", "服务水平", "Service level", SL, fmtPct],
-  ["answered_15s", "15秒接听率", "Answered in 15 s", (r) => pick(r, "answered_15s_rate", "answer_rate_15s", "sl_15s"), fmtPct],
-  ["asa", "平均应答", "ASA", (r) => pick(r, "asa"), fmtDur],
-  ["abandon_rate", "放弃率", "Abandoned", (r) => pick(r, "abandon_rate"), fmtPct],
-  ["answer_rate", "接通率", "Answer rate", (r) => pick(r, "answer_rate"), fmtPct],
+  ["waiting", "排队", "Waiting", (r) => pick(r, "waiting"), fmtInt, (r) => (pick(r, "waiting") > 0 ? "warn" : "")],
+  ["longest_wait", "最长等待", "Longest wait", (r) => pick(r, "longest_wait"), fmtDur],
+  ["service_level", "服务水平", "Service level", (r) => fig(r, "service_level"), fmtPct, slClass],
+  ["answer_rate_15s", "15秒接听率", "Answered ≤15 s", (r) => fig(r, "answer_rate_15s"), fmtPct],
+  ["asa", "平均应答", "ASA", (r) => fig(r, "asa"), fmtDur],
+  ["answered", "接听", "Answered", (r) => fig(r, "answered"), fmtInt],
   ["agents", "坐席状态", "Agents by state", (r) => agentCounts(r), null],
   ["occupancy", "占用率", "Occupancy", (r) => pick(r, "occupancy"), fmtPct],
 ];
@@ -87,16 +104,24 @@ function stateChips(counts) {
     "span",
     { class: "chips" },
     AGENT_STATES.filter(([key]) => counts[key]).map(([key, zh, en]) =>
-      el("span", { class: `chip state-${key}`, title: en, "data-state": key }, `${zh} ${counts[key]}`),
+      el("span", { class: `chip state-${key}`, title: en, "data-state": key, "data-count": counts[key] }, `${zh} ${counts[key]}`),
     ),
     Object.values(counts).some(Boolean) ? null : dash,
   );
 }
 
-function modeCell(row) {
-  const mode = pick(row, "mode") || (pick(row, "surge") ? "surge" : pick(row, "overflow_active") ? "overflow" : "normal");
-  const label = { normal: "正常 normal", overflow: "溢出 overflow", surge: "高峰 surge" }[mode] || mode;
-  return el("span", { class: `mode mode-${mode}` }, label);
+const MODE_NAMES = { surge: "高峰 surge", overflow: "溢出 overflow" };
+
+function modeCell(modes) {
+  if (!modes.length) return el("span", { class: "mode mode-normal" }, "正常 normal");
+  return el(
+    "span",
+    { class: "chips" },
+    modes.map((m) => {
+      const [kind, label] = m.split(/:(.*)/s);
+      return el("span", { class: `mode mode-${kind}`, "data-mode": m }, MODE_NAMES[kind] || kind, label ? ` ${label}` : "");
+    }),
+  );
 }
 
 function renderTable(table, rows, columns, kind) {
@@ -114,7 +139,7 @@ function renderTable(table, rows, columns, kind) {
         const v = value(row);
         let content;
         if (metric === "agents") content = stateChips(v || {});
-        else if (metric === "mode") content = modeCell(row);
+        else if (metric === "mode") content = modeCell(v);
         else content = format(v);
         const raw = typeof v === "number" ? v : undefined;
         return el("td", { "data-metric": metric, "data-value": raw, class: cls ? cls(row) : null }, content);
@@ -125,20 +150,25 @@ function renderTable(table, rows, columns, kind) {
   table.replaceChildren(el("thead", {}, head), el("tbody", {}, body, empty));
 }
 
-function renderTotals(snapshot, queues) {
-  const t = pick(snapshot, "totals", "centre", "center") || {};
-  const sum = (key) => queues.reduce((s, q) => s + (pick(q, key) || 0), 0);
-  const waiting = pick(t, "waiting") ?? sum("waiting");
-  const longest = pick(t, "longest_wait") ?? Math.max(0, ...queues.map((q) => pick(q, "longest_wait", "oldest_wait") || 0));
+/** Centre-wide tiles: only figures that add up exactly from the per-queue counts. */
+function renderTotals(snapshot, queues, sites) {
+  const sum = (f) => queues.reduce((s, q) => s + (f(q) || 0), 0);
+  const answered = sum((q) => fig(q, "answered"));
+  const abandoned = sum((q) => fig(q, "abandoned"));
+  const finished = answered + abandoned + sum((q) => fig(q, "exited"));
+  const ratio = (a) => (finished ? a / finished : null);
+  const staff = {};
+  for (const s of sites) for (const [k, n] of Object.entries(agentCounts(s))) staff[k] = (staff[k] || 0) + n;
   const tiles = [
-    ["waiting", "排队", "Waiting", fmtInt(waiting)],
-    ["longest_wait", "最长等待", "Longest wait", fmtDur(longest)],
-    ["service_level", "服务水平", "Service level", fmtPct(pick(t, "service_level"))],
-    ["answered_15s", "15秒接听率", "Answered in 15 s", fmtPct(pick(t, "answered_15s_rate", "answer_rate_15s", "sl_15s"))],
-    ["asa", "平均应答", "ASA", fmtDur(pick(t, "asa"))],
-    ["abandon_rate", "放弃率", "Abandoned", fmtPct(pick(t, "abandon_rate"))],
-    ["answer_rate", "接通率", "Answer rate", fmtPct(pick(t, "answer_rate"))],
-    ["occupancy", "占用率", "Occupancy", fmtPct(pick(t, "occupancy"))],
+    ["waiting", "排队", "Waiting", fmtInt(sum((q) => pick(q, "waiting")))],
+    ["longest_wait", "最长等待", "Longest wait", fmtDur(Math.max(0, ...queues.map((q) => pick(q, "longest_wait") || 0)))],
+    ["offered", "呼入", "Offered", fmtInt(sum((q) => fig(q, "offered")))],
+    ["answered", "接听", "Answered", fmtInt(answered)],
+    ["answer_rate", "接通率", "Answer rate", fmtPct(ratio(answered))],
+    ["abandon_rate", "放弃率", "Abandoned", fmtPct(ratio(abandoned))],
+    ["available", "空闲坐席", "Agents available", fmtInt(staff.available || 0)],
+    ["busy", "忙碌坐席", "Agents busy", fmtInt((staff.ringing || 0) + (staff.on_call || 0) + (staff.wrap_up || 0))],
+    ["paused", "示忙坐席", "Agents paused", fmtInt(staff.paused || 0)],
   ];
   $("totals").replaceChildren(
     ...tiles.map(([id, zh, en, value]) =>
@@ -147,37 +177,45 @@ function renderTotals(snapshot, queues) {
   );
 }
 
-function renderDecisions(snapshot, queues) {
+const asMs = (t) => (typeof t === "number" ? t * (t < 1e12 ? 1000 : 1) : Date.parse(t));
+const clock = (t) => (t == null ? "" : new Date(asMs(t)).toLocaleTimeString("zh-CN", { hour12: false }));
+
+/** Why each queue overflowed: active modes first, then recent mode changes and overflow offers. */
+function renderDecisions(queues) {
   const items = [];
   for (const q of queues) {
-    for (const o of pick(q, "overflow", "overflows", "overflow_rules") || []) {
-      if (typeof o === "string") items.push({ queue: pick(q, "name", "id"), kind: "overflow", reason: o, active: true });
-      else items.push({ queue: pick(q, "name", "id"), kind: "overflow", ...o, reason: o.reason ?? o.label ?? o.name });
-    }
+    const name = pick(q, "name", "id");
+    for (const [mode, reason] of Object.entries(pick(q, "modes") || {}))
+      items.push({ queue: name, kind: mode.split(":")[0], mode, reason, active: true, current: true });
+    for (const m of pick(q, "mode_history") || [])
+      items.push({ queue: name, kind: m.mode.split(":")[0], mode: m.mode, reason: m.reason, active: m.active, at: m.at });
+    for (const d of pick(q, "overflow_decisions") || [])
+      items.push({ queue: name, kind: "offer", reason: d.reason, at: d.at, agent: d.agent, call: d.call });
   }
-  for (const d of pick(snapshot, "decisions", "overflow_decisions", "recent_decisions") || []) {
-    items.push({ kind: d.kind || "offer", ...d, queue: d.queue_name || d.queue_id || d.queue });
-  }
+  items.sort((a, b) => (b.current ? 1 : 0) - (a.current ? 1 : 0) || (b.at || 0) - (a.at || 0));
   $("decisions").replaceChildren(
     ...items.map((d) =>
       el(
         "li",
-        { class: `decision kind-${d.kind}${d.active === false ? " inactive" : ""}`, "data-kind": d.kind },
-        el("span", { class: "when muted" }, d.at ? new Date(d.at * (d.at < 1e12 ? 1000 : 1)).toLocaleTimeString("zh-CN", { hour12: false }) : ""),
-        el("strong", {}, d.queue || ""),
-        el("span", { class: "badge" }, { overflow: "溢出 overflow", offer: "分配 offer", exit: "转出 exit", surge: "高峰 surge" }[d.kind] || d.kind),
-        d.active === false ? el("span", { class: "badge" }, "未启用 inactive") : null,
+        { class: `decision kind-${d.kind}${d.current ? " current" : ""}${d.active === false ? " inactive" : ""}`, "data-kind": d.kind, "data-mode": d.mode },
+        el("span", { class: "when muted" }, d.current ? "当前 now" : clock(d.at)),
+        el("strong", {}, d.queue),
+        el("span", { class: "badge" }, { overflow: "溢出 overflow", offer: "溢出分配 overflow offer", surge: "高峰 surge" }[d.kind] || d.kind),
+        d.active === false ? el("span", { class: "badge" }, "结束 ended") : null,
         el("span", { class: "reason" }, d.reason || ""),
+        d.agent ? el("span", { class: "muted" }, `→ ${d.agent}`) : null,
       ),
     ),
-    items.length ? [] : [el("li", { class: "muted" }, "暂无 · none")],
+    items.length ? [] : [el("li", { class: "muted" }, "暂无溢出 · No overflow")],
   );
 }
 
 function renderAgents(snapshot) {
-  const agents = pick(snapshot, "agents") || [];
+  const agents = pick(snapshot, "agents");
+  const box = $("agents");
+  box.closest("section").hidden = !Array.isArray(agents);
   if (!Array.isArray(agents)) return;
-  $("agents").replaceChildren(
+  box.replaceChildren(
     ...agents.map((a) => {
       const s = a.state || "logged_out";
       const meta = AGENT_STATES.find(([k]) => k === s);
@@ -187,23 +225,25 @@ function renderAgents(snapshot) {
         el("strong", {}, a.name || a.id),
         el("span", {}, meta ? `${meta[1]} ${meta[2]}` : s),
         a.reason ? el("span", { class: "muted" }, a.reason) : null,
-        a.state_for != null ? el("span", { class: "muted" }, fmtDur(a.state_for)) : null,
       );
     }),
   );
 }
 
 export function render(snapshot) {
+  last = snapshot;
   const queues = pick(snapshot, "queues") || [];
-  renderTotals(snapshot, queues);
+  const sites = pick(snapshot, "sites") || [];
+  renderTotals(snapshot, queues, sites);
   renderTable($("queues"), queues, QUEUE_COLUMNS, "queue");
-  renderTable($("groups"), pick(snapshot, "groups") || [], GROUP_COLUMNS, "group");
-  renderTable($("sites"), pick(snapshot, "sites") || [], GROUP_COLUMNS, "site");
-  renderDecisions(snapshot, queues);
+  renderTable($("groups"), pick(snapshot, "groups") || [], SCOPE_COLUMNS, "group");
+  renderTable($("sites"), sites, SCOPE_COLUMNS, "site");
+  renderDecisions(queues);
   renderAgents(snapshot);
   const at = pick(snapshot, "at", "generated_at", "ts");
-  const when = at ? new Date(typeof at === "number" ? at * (at < 1e12 ? 1000 : 1) : at) : new Date();
-  $("updated").textContent = `更新于 Updated ${when.toLocaleTimeString("zh-CN", { hour12: false })}`;
+  const since = pick(snapshot, period === "interval" ? "interval_start" : "day_start");
+  $("updated").textContent =
+    `更新于 Updated ${clock(at ?? Date.now())}` + (since != null ? ` · 统计自 since ${clock(since)}` : "");
   document.body.dataset.snapshots = String(+(document.body.dataset.snapshots || 0) + 1);
 }
 
@@ -215,6 +255,14 @@ function setLive(state) {
       i ? el("small", {}, t) : t,
     ),
   );
+}
+
+for (const b of document.querySelectorAll("[data-period]")) {
+  b.addEventListener("click", () => {
+    period = b.dataset.period;
+    for (const o of document.querySelectorAll("[data-period]")) o.classList.toggle("active", o === b);
+    if (last) render(last);
+  });
 }
 
 if (requireLogin()) {
