@@ -83,10 +83,12 @@ class PriorityClass:
     rank: int
 
 
+# Ranks use the IVR's priority scale (0 first ... 9 last; a queue node's default is 5):
+# a request with priority p goes to the first lane whose rank is >= p.
 DEFAULT_CLASSES: tuple[PriorityClass, ...] = (
     PriorityClass("enterprise", 0),  # 政企直通车
-    PriorityClass("repeat", 1),  # repeat caller about an open work order
-    PriorityClass("normal", 2),
+    PriorityClass("repeat", 3),  # repeat caller about an open work order
+    PriorityClass("normal", 5),
 )
 
 

@@ -37,7 +37,8 @@ GROUPS = (Group("g1", "centre"), Group("g2", "centre"), Group("ge", "east"), Gro
 def agent(aid: str, group: str = "g1", prof: int = 5, skill: str = "general", **more: int) -> Agent:
     site = {g.id: g.site_id for g in GROUPS}[group]
     skills = {skill: prof, **more}
-    return Agent(aid, "8" + aid[-3:].rjust(3, "0"), group, site, skills)
+    seat = "8" + "".join(ch for ch in aid if ch.isdigit()).rjust(3, "0")
+    return Agent(aid, seat, group, site, skills)
 
 
 def standard_queue(**kw) -> QueueConfig:

@@ -1,0 +1,565 @@
+"""RouterService: the asynchronous side of the router.
+
+It implements the IVR's queue port (``ivr.ports.QueuePort``): the IVR puts a
+caller in a queue and keeps them in its own hold (AsyncAGI) while the router
+decides. Decisions are carried out through the narrow ``AgentConnector``
+protocol (the composition root implements it with ``cti.control.CallControl``,
+see ``router.connector``):
+
+    Decision -> ring_agent(seat) -> answered -> bridge(caller, agent) -> outcome CONNECTED
+                                 -> no answer / busy / failed -> call back at the head,
+                                    agent not ready with the reason (engine.ring_failed)
+    caller hangs up while the agent rings -> agent leg hung up, agent free again
+    caller or agent hangs up after the bridge -> the other leg is hung up, agent in wrap-up
+
+Hang-ups come in as ``leg_hungup(channel)`` (the composition root subscribes it
+to ``cti.events.LegHungup`` on the bus). Time-driven work (ring widening,
+wrap-up ends, overflow thresholds, call-backs, interval rollups) runs in one
+supervised ticker task. After a restart ``recover`` rebuilds the queues from
+the PBX's live channels and the database (see ``plan_recovery``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Iterable, Literal, Protocol, Sequence
+
+from router.callbacks import CallbackDesk
+from router.engine import Engine, RestoredCall, RoutingError
+from router.models import (
+    Action,
+    AgentState,
+    CallState,
+    Clock,
+    Decision,
+    DialCallback,
+    ExitDecision,
+    RouterEvent,
+)
+from router.wallboard import IntervalRow, Wallboard
+
+log = logging.getLogger("hotline.router")
+
+C = CallState
+
+
+# The queue port's types are the IVR's (ivr.ports): one definition for both sides.
+from ivr.ports import CallInfo, QueueOutcome, QueueOutcomeKind, QueueRequest  # noqa: E402
+
+
+# --------------------------------------------------------------------------- connector protocol
+
+RingOutcome = Literal["answered", "no_answer", "busy", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class RingResult:
+    outcome: RingOutcome
+    channel: str = ""  # the answered leg's channel
+    uniqueid: str = ""
+    detail: str = ""
+
+
+class AgentConnector(Protocol):
+    """What the router needs from call control (implemented with cti.control.CallControl)."""
+
+    async def ring_agent(self, seat: str, call_id: str, caller: str, timeout: float) -> RingResult:
+        """Originate ``PJSIP/<seat>`` into ``hotline-agent,connect`` (HOTLINE_CALL=<call_id>); return when it
+        is answered or has failed (no answer within ``timeout``, busy, unreachable)."""
+        ...
+
+    async def ring_citizen(self, number: str, call_id: str, timeout: float) -> RingResult:
+        """Call-back: originate to ``number`` through ``hotline-outbound``; the answered leg waits in
+        ``hotline-hold,moh`` until it is bridged to an agent."""
+        ...
+
+    async def bridge(self, caller_channel: str, agent_channel: str) -> bool:
+        """Bridge the two legs; False when one of them is gone."""
+        ...
+
+    async def hangup(self, channel: str) -> None: ...
+
+    async def mark(self, channel: str, queue: str, priority: str, enqueued_at: float, state: str) -> None:
+        """Remember the caller's place on the channel itself (channel variables HOTLINE_QUEUE,
+        HOTLINE_PRIORITY, HOTLINE_QUEUED_AT, HOTLINE_QSTATE), so a restarted server finds it again.
+        ``state``: "waiting", "connected", or "" once the caller has left the queue."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveLeg:
+    """A channel found on the PBX at start-up (CoreShowChannels + the variables the router set)."""
+
+    channel: str
+    call_id: str  # Linkedid
+    kind: Literal["caller", "agent", "other"]
+    queue: str = ""  # caller: HOTLINE_QUEUE
+    priority: str = ""  # HOTLINE_PRIORITY
+    enqueued_at: float = 0.0  # HOTLINE_QUEUED_AT
+    state: str = ""  # HOTLINE_QSTATE: waiting / connected / "" (left the queue)
+    caller: str = ""
+    seat: str = ""  # agent leg: the seat it rings
+    for_call: str = ""  # agent leg: HOTLINE_CALL
+    bridged_with: str = ""  # channel of the peer when bridged
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """An agent's last known state from the database."""
+
+    agent_id: str
+    state: AgentState
+    reason: str = ""
+
+
+class StateSink(Protocol):
+    """Where router events go to be stored (agent_state_events, interval_stats); must not block."""
+
+    def record(self, event: RouterEvent) -> None: ...
+
+    def intervals(self, rows: Sequence[IntervalRow]) -> None: ...
+
+
+class NullSink:
+    def record(self, event: RouterEvent) -> None:
+        pass
+
+    def intervals(self, rows: Sequence[IntervalRow]) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------- the wait handle
+
+
+class WaitHandle:
+    """One caller waiting (ivr.ports.QueueHandle)."""
+
+    def __init__(self, service: "RouterService", call_id: str) -> None:
+        self._service = service
+        self.call_id = call_id
+        self._outcome: asyncio.Future[QueueOutcome] = asyncio.get_running_loop().create_future()
+
+    @property
+    def outcome(self) -> "asyncio.Future[QueueOutcome]":
+        return self._outcome
+
+    def resolve(self, outcome: QueueOutcome) -> None:
+        if not self._outcome.done():
+            self._outcome.set_result(outcome)
+
+    def estimated_wait(self) -> float | None:
+        eng = self._service.engine
+        call = eng.calls.get(self.call_id)
+        if call is None or call.state is not C.WAITING:
+            return None
+        s = eng.estimate(self.call_id).seconds
+        return None if math.isinf(s) else s
+
+    def position(self) -> int | None:
+        eng = self._service.engine
+        call = eng.calls.get(self.call_id)
+        return eng.position(self.call_id) if call is not None and call.state is C.WAITING else None
+
+    def offer_callback(self) -> bool:
+        """Whether the caller's expected wait is above the queue's call-back threshold."""
+        call = self._service.engine.calls.get(self.call_id)
+        return call is not None and call.state is C.WAITING and self._service.callbacks.should_offer(self.call_id)
+
+    async def accept_callback(self, number: str) -> None:
+        await self._service.accept_callback(self, number)
+
+    async def cancel(self, reason: str) -> None:
+        await self._service.leave(self, reason)
+
+
+# --------------------------------------------------------------------------- the service
+
+
+@dataclass
+class RouterOptions:
+    ring_timeout: float = 15.0
+    callback_ring_timeout: float = 30.0
+    tick: float = 1.0  # longest sleep of the ticker
+    rona_reasons: dict[str, str] = field(default_factory=lambda: {
+        "no_answer": "ring-no-answer", "busy": "seat busy", "failed": "seat unreachable",
+    })
+
+
+class RouterService:
+    def __init__(
+        self,
+        engine: Engine,
+        connector: AgentConnector,
+        callbacks: CallbackDesk,
+        wallboard: Wallboard,
+        clock: Clock,
+        *,
+        sink: StateSink | None = None,
+        options: RouterOptions | None = None,
+    ) -> None:
+        self.engine = engine
+        self.connector = connector
+        self.callbacks = callbacks
+        self.wallboard = wallboard
+        self.clock = clock
+        self.sink = sink or NullSink()
+        self.opt = options or RouterOptions()
+        self.handles: dict[str, WaitHandle] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._agent_legs: dict[str, str] = {}  # agent leg channel -> call id
+        self._call_agent_leg: dict[str, str] = {}  # call id -> agent leg channel
+        self._caller_legs: dict[str, str] = {}  # caller channel -> call id
+        self.errors = 0
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+
+    # called by the engine (wired by make_engine_listener in the composition root)
+    def on_event(self, ev: RouterEvent) -> None:
+        self.wallboard.on_event(ev)
+        self.sink.record(ev)
+
+    # ------------------------------------------------------------------ life cycle
+    async def start(self) -> None:
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick_loop(), name="router:ticker")
+
+    async def stop(self) -> None:
+        t, self._ticker = self._ticker, None
+        tasks = list(self._tasks)
+        if t is not None:
+            t.cancel()
+            tasks.append(t)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+
+    async def _tick_loop(self) -> None:
+        while True:
+            due = self.engine.next_due()
+            delay = self.opt.tick if due is None else min(self.opt.tick, max(0.0, due - self.clock()))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+            try:
+                self.tick()
+            except Exception:
+                self.errors += 1
+                log.exception("router tick failed")
+
+    def tick(self) -> None:
+        """Run time-driven work now (the ticker calls it; tests call it after moving the clock)."""
+        self.carry_out(self.engine.advance())
+        rows = self.wallboard.roll()
+        if rows:
+            self.sink.intervals(rows)
+
+    # ------------------------------------------------------------------ carrying decisions out
+    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.errors += 1
+            log.error("router task %s failed", task.get_name(), exc_info=task.exception())
+
+    def carry_out(self, actions: Iterable[Action]) -> None:
+        for a in actions:
+            if isinstance(a, Decision):
+                log.info("route %s -> %s: %s", a.call_id, a.agent_id, a.reason)
+                self._spawn(self._connect(a), f"router:connect:{a.call_id}")
+            elif isinstance(a, ExitDecision):
+                self._forget_caller(a.call_id)
+                h = self.handles.pop(a.call_id, None)
+                if h is not None:
+                    h.resolve(QueueOutcome(QueueOutcomeKind.OVERFLOW, reason=a.reason))
+            elif isinstance(a, DialCallback):
+                self._spawn(self._dial_callback(a), f"router:callback:{a.call_id}")
+
+    async def wait_idle(self) -> None:
+        """Until every connect / call-back task has finished (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _connect(self, d: Decision) -> None:
+        eng = self.engine
+        call = eng.calls.get(d.call_id)
+        if call is None:
+            return
+        res = await self.connector.ring_agent(d.seat, d.call_id, call.caller, self.opt.ring_timeout)
+        call = eng.calls.get(d.call_id)
+        still_ours = call is not None and call.state is C.OFFERED and call.agent_id == d.agent_id
+        if res.outcome != "answered":
+            if still_ours:
+                reason = self.opt.rona_reasons.get(res.outcome, res.outcome)
+                self.carry_out(eng.ring_failed(d.call_id, reason))
+            return
+        if not still_ours or call is None or not call.channel:
+            # the caller hung up while the agent's phone rang: the engine has freed the agent already
+            await self.connector.hangup(res.channel)
+            return
+        self._agent_legs[res.channel] = d.call_id
+        self._call_agent_leg[d.call_id] = res.channel
+        ok = await self.connector.bridge(call.channel, res.channel)
+        call = eng.calls.get(d.call_id)
+        if not ok or call is None or call.state is not C.OFFERED:
+            # the caller left while being connected
+            self._agent_legs.pop(res.channel, None)
+            self._call_agent_leg.pop(d.call_id, None)
+            await self.connector.hangup(res.channel)
+            if call is not None and call.state is C.OFFERED:
+                self._finish_caller(d.call_id, QueueOutcomeKind.HANGUP, "caller hung up while being connected")
+                self.carry_out(eng.abandon(d.call_id))
+            return
+        eng.connected(d.call_id)
+        self._spawn(self.connector.mark(call.channel, call.queue_id, call.priority, call.enqueued_at, "connected"),
+                    f"router:mark:{d.call_id}")
+        h = self.handles.pop(d.call_id, None)
+        if h is not None:
+            h.resolve(QueueOutcome(QueueOutcomeKind.CONNECTED, agent=d.seat, reason=d.reason))
+
+    async def _dial_callback(self, a: DialCallback) -> None:
+        await self.callbacks.dialling(a.call_id)
+        res = await self.connector.ring_citizen(a.number, a.call_id, self.opt.callback_ring_timeout)
+        if res.outcome == "answered" and res.channel:
+            self._caller_legs[res.channel] = a.call_id
+        self.carry_out(await self.callbacks.result(a.call_id, res.outcome, res.channel or None))
+
+    # ------------------------------------------------------------------ the queue port
+    def queue_for(self, skill: str) -> str:
+        for q in self.engine.queues.values():
+            if q.id == skill:
+                return q.id
+        for q in self.engine.queues.values():
+            if q.cfg.skill == skill:
+                return q.id
+        raise RoutingError(f"no queue serves skill {skill!r}")
+
+    def lane_for(self, queue_id: str, priority: int | str | None) -> str:
+        q = self.engine.queues[queue_id]
+        if priority is None:
+            return q.cfg.default_class
+        if isinstance(priority, str):
+            return priority if priority in q.lane_by_name else q.cfg.default_class
+        for lane in q.lanes:  # sorted by rank: the first lane at or after the IVR's priority
+            if lane.rank >= priority:
+                return lane.name
+        return q.lanes[-1].name
+
+    async def enqueue(self, request: QueueRequest) -> WaitHandle:
+        call = request.call
+        queue_id = self.queue_for(request.skill)
+        lane = self.lane_for(queue_id, request.priority)
+        existing = self.handles.get(call.call_id)
+        if existing is not None and not existing.outcome.done():
+            return existing
+        wc, actions = self.engine.enqueue(call.call_id, queue_id, lane, caller=call.caller, channel=call.channel)
+        h = WaitHandle(self, call.call_id)
+        self.handles[call.call_id] = h
+        self._caller_legs[call.channel] = call.call_id
+        self._spawn(self.connector.mark(call.channel, queue_id, lane, wc.enqueued_at, "waiting"),
+                    f"router:mark:{call.call_id}")
+        self.carry_out(actions)
+        self._wake.set()
+        return h
+
+    async def request_callback(self, call: CallInfo, skill: str, number: str, note: str = "") -> str:
+        """A call-back requested outside a queue wait: it takes the last place of the queue now."""
+        queue_id = self.queue_for(skill)
+        self.engine.enqueue(call.call_id, queue_id, None, caller=number, channel=None)
+        cb = await self.callbacks.accept(call.call_id, number)
+        return cb.id
+
+    async def accept_callback(self, h: WaitHandle, number: str) -> None:
+        call = self.engine.calls.get(h.call_id)
+        if call is None or call.state is not C.WAITING:
+            return
+        channel = call.channel
+        cb = await self.callbacks.accept(h.call_id, number)  # stored before the caller is released
+        if channel:
+            self._caller_legs.pop(channel, None)
+            self._spawn(self.connector.mark(channel, "", "", 0.0, ""), f"router:mark:{h.call_id}")
+        self.handles.pop(h.call_id, None)
+        h.resolve(QueueOutcome(QueueOutcomeKind.CALLBACK, reason="call-back accepted", callback_id=cb.id))
+
+    async def leave(self, h: WaitHandle, reason: str) -> None:
+        """The IVR stops waiting: the caller hung up, or its own max wait passed (overflow)."""
+        call = self.engine.calls.get(h.call_id)
+        kind = QueueOutcomeKind.OVERFLOW if "max_wait" in reason else QueueOutcomeKind.HANGUP
+        if call is not None and call.state in (C.WAITING, C.OFFERED):
+            self._forget_caller(h.call_id)
+            self.carry_out(self.engine.abandon(h.call_id))
+            leg = self._call_agent_leg.pop(h.call_id, None)
+            if leg:
+                self._agent_legs.pop(leg, None)
+                await self.connector.hangup(leg)
+        self.handles.pop(h.call_id, None)
+        h.resolve(QueueOutcome(kind, reason=reason))
+
+    def _forget_caller(self, call_id: str) -> None:
+        call = self.engine.calls.get(call_id)
+        if call is not None and call.channel:
+            self._caller_legs.pop(call.channel, None)
+
+    def _finish_caller(self, call_id: str, kind: QueueOutcomeKind, reason: str) -> None:
+        h = self.handles.pop(call_id, None)
+        if h is not None:
+            h.resolve(QueueOutcome(kind, reason=reason))
+
+    # ------------------------------------------------------------------ hang-ups from the CTI core
+    async def leg_hungup(self, channel: str) -> None:
+        """A channel hung up (cti.events.LegHungup): caller leg or agent leg of a routed call."""
+        eng = self.engine
+        call_id = self._caller_legs.pop(channel, None)
+        if call_id is not None:
+            call = eng.calls.get(call_id)
+            if call is None:
+                return
+            if call.state in (C.WAITING, C.OFFERED):
+                self._finish_caller(call_id, QueueOutcomeKind.HANGUP, "caller hung up")
+                leg = self._call_agent_leg.pop(call_id, None)
+                self.carry_out(eng.abandon(call_id))
+                if leg:  # the agent had answered and was being connected
+                    self._agent_legs.pop(leg, None)
+                    await self.connector.hangup(leg)
+            elif call.state is C.CONNECTED:
+                leg = self._call_agent_leg.pop(call_id, None)
+                self.carry_out(eng.call_ended(call_id))
+                if leg:
+                    self._agent_legs.pop(leg, None)
+                    await self.connector.hangup(leg)
+            return
+        call_id = self._agent_legs.pop(channel, None)
+        if call_id is not None:
+            self._call_agent_leg.pop(call_id, None)
+            call = eng.calls.get(call_id)
+            if call is not None and call.state is C.CONNECTED:
+                # the agent hung up: the caller goes on in the dialplan (e.g. the survey)
+                if call.channel:
+                    self._caller_legs.pop(call.channel, None)
+                self.carry_out(eng.call_ended(call_id))
+
+    async def on_bus_event(self, ev: Any) -> None:
+        """Bus subscriber for cti.events: LegHungup -> leg_hungup."""
+        if type(ev).__name__ == "LegHungup":
+            await self.leg_hungup(ev.channel)
+
+    # ------------------------------------------------------------------ agents (API)
+    def login(self, agent_id: str, paused_reason: str | None = None) -> None:
+        self.carry_out(self.engine.login(agent_id, paused_reason))
+
+    def logout(self, agent_id: str) -> None:
+        self.carry_out(self.engine.logout(agent_id))
+
+    def pause(self, agent_id: str, reason: str) -> None:
+        self.carry_out(self.engine.pause(agent_id, reason))
+
+    def unpause(self, agent_id: str) -> None:
+        self.carry_out(self.engine.unpause(agent_id))
+
+    def ready(self, agent_id: str) -> None:
+        self.carry_out(self.engine.ready(agent_id))
+
+    # ------------------------------------------------------------------ restart
+    async def recover(self, legs: Sequence[LiveLeg], agents: Sequence[AgentRecord]) -> "RecoveryReport":
+        """Rebuild after a restart from the PBX's live channels and the database.
+
+        * agent legs bridged with a caller: the agent is on that call;
+        * agent legs not bridged (ringing or waiting to be bridged): hung up; their caller is
+          still waiting on its own leg and goes back to its place;
+        * caller legs marked with a queue and not bridged: waiting again at their original place;
+        * open call-backs from the database keep their places;
+        * agents: logged in / paused as the database says; nobody is left ringing or on a call
+          that no longer exists.
+        """
+        plan = plan_recovery(self.engine, legs, agents)
+        for ch in plan.hang_up:
+            await self.connector.hangup(ch)
+        for aid, reason in plan.logins:
+            self.engine.login(aid, reason)  # decisions come after the queues are rebuilt
+        for call_id, queue_id, agent_id, enq, leg, caller_leg in plan.connected:
+            self.engine.restore_connected(call_id, queue_id, agent_id, enq, self.clock())
+            self._agent_legs[leg] = call_id
+            self._call_agent_leg[call_id] = leg
+            self._caller_legs[caller_leg] = call_id
+        items = list(plan.waiting) + await self.callbacks.restore_items()
+        for it in plan.waiting:
+            if it.channel:
+                self._caller_legs[it.channel] = it.call_id
+        actions = self.engine.restore(items)
+        self.carry_out(actions)
+        return RecoveryReport(len(plan.waiting), len(items) - len(plan.waiting), len(plan.connected),
+                              len(plan.hang_up), len(plan.logins))
+
+    def attach_handle(self, call_id: str) -> WaitHandle | None:
+        """The IVR re-attaching to a caller found waiting after a restart."""
+        if call_id not in self.engine.calls:
+            return None
+        h = self.handles.get(call_id)
+        if h is None:
+            h = self.handles[call_id] = WaitHandle(self, call_id)
+        return h
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    waiting: int
+    callbacks: int
+    connected: int
+    legs_hung_up: int
+    agents: int
+
+
+@dataclass
+class RecoveryPlan:
+    hang_up: list[str] = field(default_factory=list)
+    logins: list[tuple[str, str | None]] = field(default_factory=list)
+    connected: list[tuple[str, str, str, float, str, str]] = field(default_factory=list)
+    waiting: list[RestoredCall] = field(default_factory=list)
+
+
+def plan_recovery(engine: Engine, legs: Sequence[LiveLeg], agents: Sequence[AgentRecord]) -> RecoveryPlan:
+    """Pure: what to do with each live leg and agent after a restart."""
+    plan = RecoveryPlan()
+    by_channel = {leg.channel: leg for leg in legs}
+    seat_agent = {s.agent.seat: s.agent.id for s in engine.seats.by_id.values()}
+    on_call: set[str] = set()
+    bridged_callers: set[str] = set()
+    for leg in legs:
+        if leg.kind != "agent":
+            continue
+        peer = by_channel.get(leg.bridged_with) if leg.bridged_with else None
+        aid = seat_agent.get(leg.seat)
+        if peer is not None and aid is not None and peer.queue and peer.state in ("waiting", "connected"):
+            plan.connected.append((leg.for_call or peer.call_id, peer.queue, aid, peer.enqueued_at, leg.channel,
+                                   peer.channel))
+            on_call.add(aid)
+            bridged_callers.add(peer.channel)
+        elif peer is None:
+            plan.hang_up.append(leg.channel)  # ringing or waiting in hotline-agent,connect
+    for leg in legs:
+        if (leg.kind == "caller" and leg.queue and leg.state == "waiting" and not leg.bridged_with
+                and leg.channel not in bridged_callers):
+            if leg.queue in engine.queues:
+                plan.waiting.append(RestoredCall(leg.call_id, leg.queue, leg.priority, leg.enqueued_at,
+                                                 caller=leg.caller, channel=leg.channel))
+    for rec in agents:
+        if rec.agent_id not in engine.seats.by_id or rec.state is AgentState.LOGGED_OUT:
+            continue
+        paused = rec.reason or "paused" if rec.state is AgentState.PAUSED else None
+        # ringing / on a call / wrap-up before the restart and not on a live call now: available
+        plan.logins.append((rec.agent_id, paused))
+    return plan
