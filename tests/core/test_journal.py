@@ -1,0 +1,131 @@
+"""The call journal on SQLite and PostgreSQL, including a database that goes away."""
+
+import contextlib
+import dataclasses
+import datetime as dt
+
+from sqlalchemy import select
+
+from cti.events import CallRecord, CallStarted, LegRecord
+from hotline.journal import CallJournal
+from hotline.storage.models import Call, CallLeg, IvrEvent as IvrEventRow
+from ivr.ports import IvrEvent, SessionSummary
+
+T0 = dt.datetime(2026, 11, 21, 2, 0, tzinfo=dt.timezone.utc)
+
+
+def _leg(uid: str, role: str, num: str, start: dt.datetime, end: dt.datetime) -> LegRecord:
+    return LegRecord(
+        leg_id=uid, channel=f"PJSIP/{num}-0001", role=role, caller_num=num, caller_name="张三", connected_num="",
+        connected_name="", context="hotline-inbound", exten="12345", created_at=start, answered_at=start,
+        hungup_at=end, hangup_cause=16, hangup_cause_txt="Normal Clearing", dial_status="ANSWER",
+    )
+
+
+def _cdr(call_id: str) -> CallRecord:
+    end = T0 + dt.timedelta(minutes=4)
+    return CallRecord(
+        call_id=call_id, dnis="12345", direction="inbound", caller_num="13812345678", caller_name="张三",
+        started_at=T0, answered_at=T0, ended_at=end, duration=240.0, talk_time=180.0, disposition="ANSWERED",
+        hangup_cause=16, hangup_cause_txt="Normal Clearing",
+        legs=(_leg(call_id, "caller", "13812345678", T0, end), _leg(call_id + "-agent", "agent", "8001", T0, end)),
+        agent="8001", connected_at=T0 + dt.timedelta(seconds=30),
+    )
+
+
+def _summary(call_id: str) -> SessionSummary:
+    return SessionSummary(
+        call_id=call_id, channel="PJSIP/trunk-0001", caller="13812345678", dnis="12319", hotline="12319",
+        merge_mode="direct_merge", flow="main", flow_version=3, outcome="connected", ivr_path=("main.welcome",),
+        variables={"queue": "urban"}, survey_score=5, recordings=(), started_at=T0, ended_at=T0,
+    )
+
+
+async def test_ivr_events_summary_and_cdr_make_one_call(db):
+    j = CallJournal(db)
+    await j.start()
+    j.on_call_started(CallStarted("c1", T0, "PJSIP/trunk-0001", "c1", "13812345678", "张三", "12319", "hotline-inbound", "12319"))
+    for seq, ev in enumerate(["enter", "prompt", "input"]):
+        j.record(IvrEvent("c1", seq, "main.menu", ev, {"digits": "1"}, T0 + dt.timedelta(seconds=seq)))
+    j.record(IvrEvent("c1", 1, "main.menu", "prompt", None, T0))  # a duplicate (retry) is ignored
+    await j.finish(_summary("c1"))
+    await j.write(_cdr("c1"))
+    await j.flush()
+    async with db.session() as s:
+        call = await s.get(Call, "c1")
+        assert (call.dnis, call.caller_name, call.flow_name, call.flow_version) == ("12319", "张三", "main", 3)
+        assert (call.survey_score, call.agent, call.disposition, call.queue) == (5, "8001", "answered", "urban")
+        assert call.answered_at == T0 + dt.timedelta(seconds=30)
+        events = (await s.scalars(select(IvrEventRow).where(IvrEventRow.call_id == "c1").order_by(IvrEventRow.seq))).all()
+        assert [e.event for e in events] == ["enter", "prompt", "input"]
+        legs = (await s.scalars(select(CallLeg).where(CallLeg.call_id == "c1"))).all()
+        assert sorted(leg.role for leg in legs) == ["agent", "caller"]
+    assert await j.recent_calls("13812345678", 3600, T0 + dt.timedelta(minutes=5)) == 1
+    assert await j.recent_calls("13812345678", 3600, T0) == 0
+    await j.stop()
+
+
+async def test_event_before_call_row_creates_it(db):
+    j = CallJournal(db)
+    await j.start()
+    j.record(IvrEvent("c2", 0, "main.welcome", "enter", None, T0))
+    await j.flush()
+    async with db.session() as s:
+        assert (await s.get(Call, "c2")) is not None
+    await j.stop()
+
+
+async def test_an_invalid_operation_is_set_aside_and_the_rest_written(db):
+    j = CallJournal(db)
+    await j.start()
+    await j.write(_cdr("ok-1"))
+    bad = _cdr("ok-2")
+    # two legs with one Uniqueid violate the unique constraint
+    await j.write(dataclasses.replace(bad, legs=(_leg("dup", "caller", "1", T0, T0), _leg("dup", "agent", "8001", T0, T0))))
+    await j.write(_cdr("ok-3"))
+    await j.flush()
+    async with db.session() as s:
+        ids = set((await s.scalars(select(Call.id).where(Call.id.like("ok-%")))).all())
+    assert {"ok-1", "ok-3"} <= ids
+    assert [op.call_id for op in j.rejected] == ["ok-2"]
+    await j.stop()
+
+
+class _FlakyDatabase:
+    """The real database behind a switch that makes every transaction fail, like a lost server."""
+
+    def __init__(self, db):
+        self._db = db
+        self.down = True
+
+    @contextlib.asynccontextmanager
+    async def transaction(self):
+        if self.down:
+            raise ConnectionRefusedError("database unreachable")
+        async with self._db.transaction() as s:
+            yield s
+
+    def session(self):
+        return self._db.session()
+
+
+async def test_nothing_is_lost_while_the_database_is_away(db):
+    flaky = _FlakyDatabase(db)
+    sleeps = []
+
+    async def fake_sleep(d):
+        sleeps.append(d)
+        if len(sleeps) == 4:
+            flaky.down = False  # the database comes back after four failed attempts
+
+    j = CallJournal(flaky, sleep=fake_sleep, retry_initial=0.5, retry_max=2.0)
+    await j.start()
+    for i in range(20):
+        await j.write(_cdr(f"lost-{i}"))
+    await j.flush()
+    assert sleeps == [0.5, 1.0, 2.0, 2.0]  # capped exponential back-off
+    assert j.failures == 4 and j.pending == 0
+    async with db.session() as s:
+        ids = (await s.scalars(select(Call.id).where(Call.id.like("lost-%")))).all()
+    assert len(ids) == 20
+    await j.stop()
