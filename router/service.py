@@ -336,6 +336,10 @@ class RouterService:
         res = await self.connector.ring_citizen(a.number, a.call_id, self.opt.callback_ring_timeout)
         if res.outcome == "answered" and res.channel:
             self._caller_legs[res.channel] = a.call_id
+            call = self.engine.calls.get(a.call_id)
+            if call is not None:
+                self._spawn(self.connector.mark(res.channel, call.queue_id, call.priority, call.enqueued_at, "waiting"),
+                            f"router:mark:{a.call_id}")
         self.carry_out(await self.callbacks.result(a.call_id, res.outcome, res.channel or None))
 
     # ------------------------------------------------------------------ the queue port
