@@ -104,18 +104,21 @@ class _Ctx:
     loc: Located
     catalog: Catalog
     flows: Mapping[str, Flow]
+    unparsed: frozenset[str] = frozenset()
     errors: list[FlowError] = field(default_factory=list)
 
     def err(self, where: tuple[Any, ...], message: str, key: bool = False) -> None:
         self.errors.append(self.loc.error(where, message, key=key))
 
 
-def check_flow(parsed: ParsedFlow, catalog: Catalog, flows: Mapping[str, Flow]) -> list[FlowError]:
-    """All checks beyond the schema for one parsed flow (``flows``: every flow by name, for goto)."""
+def check_flow(parsed: ParsedFlow, catalog: Catalog, flows: Mapping[str, Flow],
+               unparsed: frozenset[str] = frozenset()) -> list[FlowError]:
+    """All checks beyond the schema for one parsed flow (``flows``: every flow by name, for goto;
+    ``unparsed``: flows that exist but did not parse, already reported on their own)."""
     if parsed.flow is None or parsed.located is None:
         return list(parsed.errors)
     flow, loc = parsed.flow, parsed.located
-    c = _Ctx(flow, loc, catalog, flows)
+    c = _Ctx(flow, loc, catalog, flows, unparsed)
     stem = Path(parsed.file).stem
     if flow.name != stem:
         c.err(("name",), f"flow name '{flow.name}' does not match the file name '{stem}'")
@@ -188,7 +191,9 @@ def _check_node(c: _Ctx, name: str, node: NodeBase) -> None:
                       f"node '{name}': hotline '{value}' is merged as {h.mode}, only call_transfer hotlines take transfers")
     if isinstance(node, GotoNode):
         other = c.flows.get(node.flow)
-        if other is None:
+        if other is None and node.flow in c.unparsed:
+            pass
+        elif other is None:
             c.err(base + ("flow",), f"node '{name}': unknown flow '{node.flow}'")
         elif node.node is not None and node.node not in other.nodes:
             c.err(base + ("node",), f"node '{name}': flow '{node.flow}' has no node '{node.node}'")
@@ -333,7 +338,7 @@ def _sccs(order: list[str], edges: Mapping[str, list[str]]) -> list[list[str]]:
     return out
 
 
-def check_hotlines(catalog: Catalog, flows: Mapping[str, Flow]) -> list[FlowError]:
+def check_hotlines(catalog: Catalog, flows: Mapping[str, Flow], unparsed: frozenset[str] = frozenset()) -> list[FlowError]:
     """hotlines.yaml entries against the flows and skills."""
     loc, model = catalog.hotlines_located, catalog.hotlines_model
     if loc is None or model is None:
@@ -341,14 +346,16 @@ def check_hotlines(catalog: Catalog, flows: Mapping[str, Flow]) -> list[FlowErro
     out: list[FlowError] = []
     for i, h in enumerate(model.hotlines):
         f = flows.get(h.flow)
-        if f is None:
+        if f is None and h.flow in unparsed:
+            pass
+        elif f is None:
             out.append(loc.error(("hotlines", i, "flow"), f"hotline {h.number}: unknown flow '{h.flow}'"))
         elif h.node is not None and h.node not in f.nodes:
             out.append(loc.error(("hotlines", i, "node"), f"hotline {h.number}: flow '{h.flow}' has no node '{h.node}'"))
         if h.skill is not None and h.skill not in catalog.skills:
             out.append(loc.error(("hotlines", i, "skill"), f"hotline {h.number}: unknown skill '{h.skill}'"))
     for ext, fname in model.reentry.items():
-        if fname not in flows:
+        if fname not in flows and fname not in unparsed:
             out.append(loc.error(("reentry", ext), f"re-entry '{ext}': unknown flow '{fname}'"))
     return out
 
@@ -380,11 +387,12 @@ def validate_set(parsed: list[ParsedFlow], catalog: Catalog, extra_flows: Mappin
     for p in parsed:
         if p.flow is not None:
             flows[p.flow.name] = p.flow
+    unparsed = frozenset(Path(p.file).stem for p in parsed if p.flow is None)
     errors: list[FlowError] = []
     for p in parsed:
-        errors += check_flow(p, catalog, flows)
+        errors += check_flow(p, catalog, flows, unparsed)
     if with_hotlines:
-        errors += check_hotlines(catalog, flows)
+        errors += check_hotlines(catalog, flows, unparsed)
     return errors
 
 
