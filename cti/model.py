@@ -1210,6 +1210,8 @@ class CallModel:
                 ch.application = f.get("Application") or ""
                 ch.app_data = f.get("ApplicationData") or ""
                 res.added += 1
+            elif since is not None and ch.last_seq > since:
+                continue  # the model saw events newer than the snapshot: keep its view
             else:
                 changed = False
                 st = _state(f.get("ChannelState"))

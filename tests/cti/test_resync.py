@@ -371,3 +371,15 @@ async def test_restart_announced_by_shutdown_event() -> None:
     assert model.restart_pending
     await rs.run()
     assert rs.restarts == 1 and not model.restart_pending
+
+
+def test_snapshot_older_than_the_models_view_does_not_regress_it() -> None:
+    model, bus = new_model(ModelConfig())
+    c = chan("12.1", "PJSIP/trunk-12", "12.1", state="4")
+    model.handle(ev("Newchannel", **c))
+    mark = model.mark()
+    model.handle(ev("Newstate", **dict(c, ChannelState="6")))  # after the snapshot was taken
+    model.handle(ev("BridgeEnter", **c, BridgeUniqueid="br-new"))
+    res = model.reconcile([item(dict(c, ChannelState="4", BridgeId=""))], since=mark)
+    ch = model.channel("12.1")
+    assert res.updated == 0 and ch.state_name == "up" and ch.bridge_id == "br-new"
