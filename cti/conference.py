@@ -361,6 +361,8 @@ class ThreeWayCall:
         res = await pending.result()
         if res.success:
             self.guest = res.channel
+            if res.uniqueid and res.uniqueid != self.guest_id and not self.alive(self.guest_id):
+                self.guest_id = res.uniqueid  # the PBX did not take our ChannelId
             await self.guest_answered()
         else:
             await self.guest_hangup(res.outcome)

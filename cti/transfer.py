@@ -117,6 +117,8 @@ class ServerDriver:
         if res.success:
             if res.channel:
                 m.recipient = res.channel
+            if res.uniqueid and res.uniqueid != m.recipient_id and not m.alive(m.recipient_id):
+                m.recipient_id = res.uniqueid  # the PBX did not take our ChannelId
             await m.recipient_answered()
         else:
             await m.recipient_hangup(res.outcome)

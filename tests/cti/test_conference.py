@@ -232,3 +232,38 @@ async def test_room_listing_from_capture() -> None:
     rig.ami.lists["ConfbridgeList"] = [x for x in messages("three_way_confbridge") if x.name == "ConfbridgeList"][:3]
     members = await m.members()
     assert len(members) == 3 and all(x.conference == "room42" for x in members)
+
+
+@needs_traces
+async def test_three_way_follows_the_captured_conference() -> None:
+    """The capture's events drive the machine: caller+agent redirected, expert answers, the agent is
+    kicked, caller and expert talk, the caller hangs up."""
+    from cti.ami.protocol import Message
+    from cti.model import ModelConfig
+
+    ami, model, bus, control = setup(ModelConfig(inbound_contexts=frozenset({"from-caller"})))
+    svc = ConferenceService(control, model, bus, clock=StepClock())
+    msgs = messages("three_way_confbridge")
+    cut = next(i for i, m in enumerate(msgs) if m.kind == "Response" and m.fields.get("ActionID") == "three-way-confbridge-3")
+    for m in msgs[:cut]:
+        model.handle(m)
+    seen = len(bus.events)
+    t = await svc.start_three_way("PJSIP/8001-00000005", "8002", guest_context="hotline-agent", room="room42")
+    assert t.state.name == "inviting" and t.caller == "PJSIP/1001-00000004"
+    ours = [a for n, _, a in ami.sent if n == "Originate"][-1]
+    for m in msgs[cut:]:
+        if m.name == "OriginateResponse":
+            m = Message("Event", m.name, dict(m.fields, ActionID=ours))
+            ami.emit(m)
+        model.handle(m)
+        while seen < len(bus.events):
+            seen += 1
+            await svc.on_event(bus.events[seen - 1])
+        await asyncio.sleep(0)
+        if m.kind == "Response" and m.fields.get("ActionID") == "three-way-confbridge-10":
+            assert t.state.name == "conferenced"
+            await t.agent_leave()
+    assert [h[1] for h in t.history] == ["inviting", "conferenced", "two_party", "ended"]
+    assert t.guest_id == "1795266482.12"
+    assert ("ConfbridgeKick", {"Conference": "room42", "Channel": "PJSIP/8001-00000005"}) in [(n, h) for n, h, _ in ami.sent]
+    assert not svc.active
