@@ -140,7 +140,8 @@ class AmiProtocol(AMIProtocol):
         self.closed = False
         self.lost: asyncio.Future[BaseException | None] = client.loop.create_future()
         self.banner: asyncio.Future[str] = client.loop.create_future()
-        self._feed = self.framer.feed
+        self._have_banner = False
+        self._feed = self.framer.feed_split
 
     # panoramisk names kept: send(), close(), data_received(), connection_lost()
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -148,12 +149,19 @@ class AmiProtocol(AMIProtocol):
         self.closed = False
 
     def data_received(self, data: bytes) -> None:
-        msgs = self._feed(data)
-        if not self.banner.done() and self.framer.banner is not None:
+        events, others = self._feed(data)
+        client = self._client
+        if not self._have_banner and self.framer.banner is not None:
+            self._have_banner = True
             self.banner.set_result(self.framer.banner)
-        if msgs:
-            self._client._ingest(msgs, self)
-        self._client._bytes_read(len(data))
+        if others:
+            client._others(others)
+        if events:
+            client._enqueue(events)
+            if b"Event: Shutdown\r\n" in data and any(m.name == "Shutdown" for m in events):
+                log.warning("Asterisk is shutting down; closing the AMI link")
+                self.close()
+        client._tick()
 
     def eof_received(self) -> bool | None:
         return None  # close the transport
@@ -234,6 +242,7 @@ class AmiClient:
         self._protocol: AmiProtocol | None = None
         self._logged_in = False
         self._pending: dict[str, _Pending] = {}
+        self._lists: set[str] = set()  # ActionIDs of pending list actions
         # subscribers: lower-case event name -> handlers; "" = every event
         self._subs: dict[str, list[Handler]] = {}
         self._route: dict[str, tuple[Handler, ...]] = {}
@@ -507,6 +516,7 @@ class AmiClient:
 
     def _fail_pending(self, exc: AmiError) -> None:
         pending, self._pending = self._pending, {}
+        self._lists.clear()
         for p in pending.values():
             if p.timer is not None:
                 p.timer.cancel()
@@ -591,6 +601,8 @@ class AmiClient:
         fut: asyncio.Future[Any] = loop.create_future()
         pend = _Pending(name, fut, is_list)
         self._pending[aid] = pend
+        if is_list:
+            self._lists.add(aid)
         pend.timer = loop.call_later(t, self._expire, aid, t)
         try:
             proto.send(data)
@@ -601,15 +613,17 @@ class AmiClient:
                 pend.timer.cancel()
             if self._pending.get(aid) is pend:
                 del self._pending[aid]
+            self._lists.discard(aid)
 
     def _expire(self, aid: str, t: float) -> None:
         p = self._pending.pop(aid, None)
+        self._lists.discard(aid)
         if p is not None and not p.future.done():
             self._stats.action_timeouts += 1
             p.future.set_exception(AmiTimeout(p.name, aid, t))
 
     # -- ingest (hot path) -----------------------------------------------
-    def _bytes_read(self, n: int) -> None:
+    def _tick(self) -> None:
         now = time.monotonic()
         dt = now - self._rate_t0
         if dt >= 1.0:
@@ -619,50 +633,52 @@ class AmiClient:
             self._rate_t0 = now
             self._rate_n0 = s.events_received
 
-    def _ingest(self, msgs: list[Message], proto: AmiProtocol) -> None:
-        """Called by the protocol once per socket read; never blocks."""
-        pending = self._pending
-        events: list[Message] = []
-        append = events.append
-        shutdown = False
+    def _others(self, msgs: list[Message]) -> None:
         for m in msgs:
-            if m.kind == "Event":
-                if pending:
-                    aid = m.fields.get("ActionID")
-                    if aid is not None:
-                        p = pending.get(aid)
-                        if p is not None and p.is_list:
-                            self._list_item(aid, p, m)
-                            continue
-                if m.name == "Shutdown":
-                    shutdown = True
-                append(m)
-            elif m.kind == "Response":
+            if m.kind == "Response":
                 self._response(m)
-        if events:
-            n = len(events)
-            s = self._stats
-            s.events_received += n
-            room = self._queue_max - self._queue_len
-            if n > room:
-                lost = n - max(room, 0)
-                s.dropped += lost
-                if not self._drop_logged:
-                    self._drop_logged = True
-                    log.error("AMI event queue full (%d); dropping events (handlers too slow)", self._queue_max)
-                events = events[: max(room, 0)]
-                n = len(events)
-            if n:
-                self._queue.append(events)
-                self._queue_len += n
-                if self._queue_len > s.queue_high_water:
-                    s.queue_high_water = self._queue_len
-                w = self._wakeup
-                if w is not None and not w.done():
-                    w.set_result(None)
-        if shutdown:
-            log.warning("Asterisk is shutting down; closing the AMI link")
-            proto.close()
+            # a block with neither Event nor Response is counted by the framer and dropped
+
+    def _enqueue(self, events: list[Message]) -> None:
+        """Hand one read's events to the consumer; never blocks, drops (and counts) when full."""
+        if self._lists:
+            events = self._take_list_items(events)
+            if not events:
+                return
+        n = len(events)
+        s = self._stats
+        s.events_received += n
+        qlen = self._queue_len + n
+        if qlen > self._queue_max:
+            room = max(self._queue_max - self._queue_len, 0)
+            s.dropped += n - room
+            if not self._drop_logged:
+                self._drop_logged = True
+                log.error("AMI event queue full (%d); dropping events (handlers too slow)", self._queue_max)
+            if not room:
+                return
+            events = events[:room]
+            qlen = self._queue_max
+        self._queue.append(events)
+        self._queue_len = qlen
+        if qlen > s.queue_high_water:
+            s.queue_high_water = qlen
+        w = self._wakeup
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def _take_list_items(self, events: list[Message]) -> list[Message]:
+        pending = self._pending
+        keep: list[Message] = []
+        for m in events:
+            aid = m.fields.get("ActionID")
+            if aid is not None and aid in self._lists:
+                p = pending.get(aid)
+                if p is not None:
+                    self._list_item(aid, p, m)
+                    continue
+            keep.append(m)
+        return keep
 
     def _response(self, m: Message) -> None:
         self._stats.responses_received += 1
@@ -740,7 +756,7 @@ class AmiClient:
                         raise
                     except Exception:
                         self._handler_failed(h, m)
-                s.events_dispatched += 1
+            s.events_dispatched += len(batch)
 
     def _handler_failed(self, h: Handler, m: Message) -> None:
         name = getattr(h, "__qualname__", None) or repr(h)

@@ -7,7 +7,8 @@ relies on:
   empty line after it;
 * every message is ``Key: Value`` lines ended by CRLF and closed by an empty
   line; a value may be empty (``Output: ``) even as the last header, may keep
-  trailing spaces and may contain ``": "``: split at the first colon only;
+  trailing spaces and may contain ``": "``: each line is split at its first
+  ``": "`` (a line with a colon but no ``": "`` at its first colon);
 * headers repeat (``Output:``, ``Variable:``), so the order and repeats are kept;
 * text is UTF-8 and is decoded per complete message; a message that is not
   valid UTF-8 is still delivered, with the bad bytes escaped (never dropped)
@@ -20,6 +21,7 @@ counted and reported through :class:`FramingStats`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Iterable, Iterator, Mapping, Sequence
 
 TERMINATOR = b"\r\n\r\n"
@@ -129,15 +131,15 @@ def parse_block(block: bytes) -> Message:
         return _parse_slow(block.decode("utf-8", "backslashreplace"), True)
     lines = text.split("\r\n")
     # Fast path, taken by every message Asterisk sends: CRLF line ends only,
-    # every line ``Key: Value`` with the first colon followed by a space, no
-    # repeated header. Anything else takes the exact, slower path.
+    # every line holding ": ", no repeated header. Anything else takes the
+    # slower path, which gives the same result where both apply.
     if text.count("\n") != len(lines) - 1:
         return _parse_slow(text, False)
     try:
-        fields = dict([line.split(": ", 1) for line in lines])
+        fields = dict(map(str.split, lines, repeat(": "), repeat(1)))
     except ValueError:  # a line without ": "
         return _parse_slow(text, False)
-    if len(fields) != len(lines) or ":" in "".join(fields):
+    if len(fields) != len(lines):
         return _parse_slow(text, False)
     ev = fields.get("Event")
     if ev is not None:
@@ -158,15 +160,15 @@ def _parse_slow(text: str, decode_error: bool) -> Message:
     extra: list[tuple[str, str]] | None = None
     order: list[tuple[str, str]] = []
     for line in lines:
-        key, sep, value = line.partition(":")
+        key, sep, value = line.partition(": ")
         if not sep:
-            if line:
-                # A line with no colon: keep it under an empty key rather than lose it.
-                key, value = "", line
-            else:
-                continue
-        elif value[:1] == " ":
-            value = value[1:]
+            key, sep, value = line.partition(":")  # lenient peer: no space after the colon
+            if not sep:
+                if line:
+                    # A line with no colon: keep it under an empty key rather than lose it.
+                    key, value = "", line
+                else:
+                    continue
         order.append((key, value))
         if key in fields:
             if extra is None:
@@ -210,9 +212,22 @@ class Framer:
     _skipping: bool = False
 
     def feed(self, data: bytes) -> list[Message]:
-        self.stats.bytes_in += len(data)
-        buf = self._buf + data if self._buf else data
+        """Feed one socket read; return the complete messages it finished, in order."""
         out: list[Message] = []
+        self._feed(data, out, out)
+        return out
+
+    def feed_split(self, data: bytes) -> tuple[list[Message], list[Message]]:
+        """Like :meth:`feed`, but return ``(events, others)``: the order within each list is kept."""
+        events: list[Message] = []
+        others: list[Message] = []
+        self._feed(data, events, others)
+        return events, others
+
+    def _feed(self, data: bytes, events: list[Message], others: list[Message]) -> None:
+        st = self.stats
+        st.bytes_in += len(data)
+        buf = self._buf + data if self._buf else data
         pos = 0
         if self.expect_banner and self.banner is None:
             nl = buf.find(b"\r\n")
@@ -221,7 +236,7 @@ class Framer:
                     self.banner = ""
                 else:
                     self._buf = buf
-                    return out
+                    return
             else:
                 first = buf[:nl].decode("utf-8", "replace")
                 if first.startswith(BANNER_PREFIX):
@@ -232,42 +247,81 @@ class Framer:
         if self._skipping:
             end = buf.find(TERMINATOR, pos)
             if end < 0:
-                self.stats.discarded_bytes += len(buf) - pos
+                st.discarded_bytes += len(buf) - pos
                 self._buf = buf[-3:]
-                return out
-            self.stats.discarded_bytes += end + 4 - pos
+                return
+            st.discarded_bytes += end + 4 - pos
             pos = end + 4
             self._skipping = False
-        find = buf.find
-        while True:
-            end = find(TERMINATOR, pos)
-            if end < 0:
-                break
-            if end - pos > self.max_message:
-                self.stats.oversized += 1
-                self.stats.discarded_bytes += end + 4 - pos
-                pos = end + 4
-                continue
-            if end == pos:  # stray empty line between messages
-                pos += 4
-                continue
-            msg = parse_block(buf[pos:end])
-            pos = end + 4
-            if msg.decode_error:
-                self.stats.decode_errors += 1
-            if not msg.kind:
-                self.stats.malformed += 1
-            out.append(msg)
-        rest = buf[pos:]
+        last = buf.rfind(TERMINATOR)
+        if last >= pos:
+            if last > pos:
+                n0 = len(events) + (len(others) if others is not events else 0)
+                self._parse_complete(buf[pos:last].split(TERMINATOR), last - pos > self.max_message, events, others)
+                st.messages += len(events) + (len(others) if others is not events else 0) - n0
+            rest = buf[last + 4 :]
+        else:
+            rest = buf[pos:] if pos else buf
         if len(rest) > self.max_message:
             # Oversized frame with no end in sight: drop it and resynchronise on the next terminator.
-            self.stats.oversized += 1
-            self.stats.discarded_bytes += len(rest)
+            st.oversized += 1
+            st.discarded_bytes += len(rest)
             self._skipping = True
             rest = rest[-3:]
         self._buf = rest
-        self.stats.messages += len(out)
-        return out
+
+    def _parse_complete(
+        self, blocks: list[bytes], maybe_oversized: bool, events: list[Message], others: list[Message]
+    ) -> None:
+        """Parse whole messages (the blocks between CRLFCRLF terminators).
+
+        Fast path, :func:`parse_block` inlined: valid UTF-8, CRLF line ends only,
+        every line holding ``": "``, no repeated header. Anything else (and any
+        block when an oversized frame may be among them) goes through
+        :func:`parse_block`, which gives the same result where both apply.
+        """
+        st = self.stats
+        add_event = events.append
+        add_other = others.append
+        split = str.split
+        sep = repeat(": ")
+        once = repeat(1)
+        for block in blocks:
+            if not maybe_oversized:
+                try:
+                    text = block.decode("utf-8")
+                    lines = text.split("\r\n")
+                    fields = dict(map(split, lines, sep, once))
+                except ValueError:  # invalid UTF-8, a line without ": ", a stray empty line
+                    pass
+                else:
+                    if len(fields) == len(lines) and text.count("\n") < len(lines):
+                        ev = fields.get("Event")
+                        if ev is not None:
+                            add_event(Message("Event", ev, fields))
+                            continue
+                        resp = fields.get("Response")
+                        if resp is not None:
+                            add_other(Message("Response", resp, fields))
+                        else:
+                            st.malformed += 1
+                            add_other(Message("", "", fields))
+                        continue
+            if len(block) > self.max_message:
+                st.oversized += 1
+                st.discarded_bytes += len(block) + 4
+                continue
+            if not block.strip(b"\r\n"):  # stray empty line(s) between messages
+                continue
+            msg = parse_block(block)
+            if msg.decode_error:
+                st.decode_errors += 1
+            if msg.kind == "Event":
+                add_event(msg)
+            else:
+                if not msg.kind:
+                    st.malformed += 1
+                add_other(msg)
 
     @property
     def pending(self) -> int:
