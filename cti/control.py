@@ -36,6 +36,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Callable, Mapping, Protocol
 
 from cti.ami.errors import AmiActionError, AmiError, AmiNotConnected, AmiTimeout
@@ -45,7 +46,9 @@ from hotline.logging import mask_number
 
 log = logging.getLogger("cti.control")
 
-REASON_OUTCOME: dict[int, str] = {4: "answered", 3: "no_answer", 5: "busy", 8: "congestion", 1: "hungup", 0: "failed"}
+REASON_OUTCOME: Mapping[int, str] = MappingProxyType(
+    {4: "answered", 3: "no_answer", 5: "busy", 8: "congestion", 1: "hungup", 0: "failed"}
+)
 
 
 class AmiLike(Protocol):

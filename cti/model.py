@@ -35,6 +35,7 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from hotline.logging import mask_number
@@ -74,7 +75,7 @@ log = logging.getLogger("cti.model")
 
 LOST_CAUSE_TXT = "lost while disconnected"
 
-STATE_NAMES: dict[int, str] = {
+STATE_NAMES: Mapping[int, str] = MappingProxyType({
     0: "down",
     1: "rsrvd",
     2: "offhook",
@@ -85,7 +86,7 @@ STATE_NAMES: dict[int, str] = {
     7: "busy",
     8: "dialing_offhook",
     9: "prering",
-}
+})
 UP = 6
 
 # Variables the model keeps (VarSet is a third of all events: filter first).
@@ -96,12 +97,12 @@ TRACKED_VARS = frozenset(
 _BUSY_CAUSES = frozenset({17})
 _CONGESTION_CAUSES = frozenset({34, 38, 41, 42, 44})
 _FAILED_CAUSES = frozenset({1, 2, 3, 21, 22, 27, 28, 29, 31, 47, 58, 65, 66, 79, 88, 127})
-_DIAL_DISPOSITION = {
+_DIAL_DISPOSITION: Mapping[str, str] = MappingProxyType({
     "BUSY": "BUSY",
     "CONGESTION": "CONGESTION",
     "CHANUNAVAIL": "FAILED",
     "NOANSWER": "NO ANSWER",
-}
+})
 
 
 class CdrSink(Protocol):
