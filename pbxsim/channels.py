@@ -145,6 +145,8 @@ class Bridge:
     conference: str | None = None
     destroyed: bool = False
     had_two: bool = False
+    keep_for: "Channel | None" = None  # a two-party bridge stays up until this channel (re)enters (Atxfer)
+    on_leave: Any = None  # callback(channel) after a channel left (Atxfer)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
     def headers(self, prefix: str = "Bridge") -> list[tuple[str, str]]:

@@ -111,6 +111,7 @@ class Pbx:
         self.audiosocket: Any = None
         self.on_channel_destroyed: list[Callable[[Channel], None]] = []
         self.on_bridge_enter: list[Callable[[Channel, Bridge], None]] = []
+        self.on_state_change: list[Callable[[Channel], None]] = []
 
     # -- events -----------------------------------------------------------
     def emit(self, name: str, privilege: str | None, headers: Headers) -> None:
@@ -220,6 +221,8 @@ class Pbx:
         if state == UP and chan.answered_at is None:
             chan.answered_at = self.clock.now()
         self.chan_event("Newstate", P_CALL, chan)
+        for cb in self.on_state_change:
+            cb(chan)
 
     def answer(self, chan: Channel) -> None:
         self.set_state(chan, UP)
@@ -430,7 +433,7 @@ class Pbx:
                 await self.bridge_wait(chan, bridge)
                 if chan.soft_hangup:
                     break
-                if chan.pending_goto is None:
+                if chan.pending_goto is None and chan.pending_bridge is None:
                     chan.priority += 1
                 continue
             if chan.pending_goto is not None:
@@ -495,6 +498,8 @@ class Pbx:
             self.bridge_leave(chan)
         chan.bridge = bridge
         bridge.channels.append(chan)
+        if bridge.keep_for is chan:
+            bridge.keep_for = None
         if announce:
             h = bridge.headers()
             h.extend(chan.headers())
@@ -520,7 +525,9 @@ class Pbx:
             self.emit("BridgeLeave", P_CALL, h)
         if chan.call is not None:
             chan.call.on_unbridged(self, chan)
-        if bridge.conference is None and bridge.type == "basic":
+        if bridge.on_leave is not None:
+            bridge.on_leave(chan)
+        if bridge.conference is None and bridge.type == "basic" and bridge.keep_for is None:
             # a two-party bridge dissolves when one side leaves
             for other in list(bridge.channels):
                 other.wake(WakeReason.REDIRECT, "bridge-end")
@@ -546,12 +553,12 @@ class Pbx:
             while not chan.soft_hangup and chan.pending_goto is None and chan.bridge is bridge:
                 if bridge.type == "basic" and bridge.conference is None and chan.bridge is bridge:
                     others = [c for c in bridge.channels if c is not chan]
-                    if not others and bridge.had_two:
+                    if not others and bridge.had_two and bridge.keep_for is None:
                         break
                     if len(bridge.channels) >= 2:
                         bridge.had_two = True
                 reason, value = await self.wait(chan, None)
-                if reason == WakeReason.REDIRECT and value == "bridge-end":
+                if reason == WakeReason.REDIRECT and value == "bridge-end" and bridge.keep_for is None:
                     break
                 if reason == WakeReason.REDIRECT and chan.pending_bridge is not None:
                     break

@@ -65,7 +65,6 @@ async def test_lenient_parser_and_unknown_action(sim, ami):
     assert (await ami.response("ua-9")).get("Message") == "Channel not specified"
 
 
-@pytest.mark.xfail(reason="MixMonitor, transfers, queues and ConfBridge actions land in the next commit")
 async def test_errors_on_missing_channel(sim, ami):
     ch = "PJSIP/9999-0000abcd"
     cases = [
