@@ -17,6 +17,7 @@ The composition root wires it: ``Resync(client, model, bus).attach()``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import Any, Callable
@@ -54,6 +55,7 @@ class Resync:
         self.restarts = 0
         self.last: ModelResynced | None = None
         self._startup: tuple[str, str] | None = None
+        self._lock = asyncio.Lock()  # a reconnect during a resync queues the next one
         self._removers: list[Callable[[], Any]] = []
 
     def attach(self) -> None:
@@ -72,6 +74,10 @@ class Resync:
         self.bus.publish(AmiLinkDown(self._clock(), str(exc) if exc else "closed"))
 
     async def run(self) -> ModelResynced:
+        async with self._lock:
+            return await self._run()
+
+    async def _run(self) -> ModelResynced:
         self.bus.publish(AmiLinkUp(self._clock()))
         errors: list[str] = []
         mark = self.model.mark()
