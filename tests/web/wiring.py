@@ -1,4 +1,4 @@
-"""How the test server wires the IVR and router HTTP APIs (as the composition root does).
+"""How the test server wires the IVR and router HTTP APIs, as the composition root does.
 
 Each part is optional: a package whose ``http`` module is not there yet adds no router.
 """
@@ -17,9 +17,24 @@ def has(module: str) -> bool:
         return False
 
 
+def _flows(services: Any, flows_dir: Path, routers: list[Any]) -> None:
+    from ivr.bundle import FlowRegistry, load_dir_bundle
+    from ivr.http import router
+    from ivr.validate import load_catalog
+    from ivr.versions import FlowService
+
+    catalog, errors = load_catalog(flows_dir)
+    bundle, more = load_dir_bundle(flows_dir)
+    assert bundle is not None and not errors and not more, [str(e) for e in errors + more]
+    services.extra["flows"] = FlowService(FlowRegistry(bundle), catalog, flows_dir.parent / "drafts")
+    routers.append(router)
+
+
 def build(services: Any, flows_dir: Path) -> tuple[list[Any], dict[str, Any]]:
     routers: list[Any] = []
     extras: dict[str, Any] = {}
+    if has("ivr.http"):
+        _flows(services, flows_dir, routers)
     return routers, extras
 
 

@@ -1,7 +1,7 @@
 // The flow editor: list flows and versions, edit YAML, validate with errors at
 // their line, diff versions, publish and roll back, draw the flow, dry-run it.
 
-import { ApiError, api, el, header, requireLogin } from "./api.js";
+import { ApiError, api, el, header, requireLogin, role } from "./api.js";
 import { LineEditor } from "./editor.js";
 import { drawFlow } from "./diagram.js";
 import { diffLines, fold, parseUnified, renderDiff } from "./diff.js";
@@ -12,8 +12,11 @@ const BASE = "/api/flows";
 const state = {
   flows: [],
   name: null,
-  detail: null, // last GET of the flow
-  savedText: "", // text of the draft (or the live version) as the server has it
+  summary: null, // the flow's entry in GET /api/flows
+  live: null, // GET /api/flows/{name}?version=live
+  draft: null, // GET ...?version=draft, when the flow has a saved draft
+  versions: [],
+  savedText: "", // the saved draft, or the live text when there is none
   graph: null,
   simPath: [],
   tab: "edit",
@@ -27,53 +30,40 @@ const editor = new LineEditor({
   onChange: () => markDirty(),
 });
 
-// ---- API shapes --------------------------------------------------------------
+// ---- API shapes (ivr/http.py) --------------------------------------------------
 
 const enc = encodeURIComponent;
 
-function asList(data, key) {
-  if (Array.isArray(data)) return data;
-  return (data && (data[key] || data.items)) || [];
-}
-
-function versionNumber(v) {
-  return v?.version ?? v?.number ?? v?.id;
-}
-
-/** Validation problems as [{line, col, message, file}], whatever the envelope. */
+/** Validation problems as [{line, col, message, file}] from ValidateOut, a 422 body or a list. */
 function problemsOf(data) {
-  const list = Array.isArray(data) ? data : data?.errors || data?.problems || (Array.isArray(data?.detail) ? data.detail : []);
+  const list = Array.isArray(data) ? data : data?.errors || (Array.isArray(data?.detail) ? data.detail : []);
   return list.map((e) =>
     typeof e === "string"
       ? { line: 0, col: 0, message: e }
-      : { line: e.line ?? 0, col: e.col ?? e.column ?? 0, message: e.message ?? e.msg ?? String(e), file: e.file },
+      : { line: e.line ?? 0, col: e.col ?? 0, message: e.message ?? e.msg ?? String(e), file: e.file },
   );
 }
 
-/** Graph as {start, nodes: [{id, type, label, line}], edges: [{from, to, label}]}. */
+/** FlowOut -> {start, nodes: [{id, type, label, line}], edges: [{from, to, label}]}. */
 function graphOf(data) {
-  const g = data?.graph || data;
-  if (!g || !Array.isArray(g.nodes)) return null;
+  if (!data || !Array.isArray(data.nodes)) return null;
   return {
     name: data.name,
-    start: g.start ?? data.start,
-    nodes: g.nodes.map((n) => ({ ...n, id: n.id ?? n.name, type: n.type, label: n.label ?? n.description, line: n.line })),
-    edges: (g.edges || []).map((e) => ({
-      from: e.from ?? e.source,
-      to: e.to ?? e.target,
-      label: e.label ?? e.event ?? e.key ?? "",
-      kind: e.kind,
-    })),
+    start: data.start,
+    nodes: data.nodes.map((n) => ({ id: n.id, type: n.type, label: n.title || "", line: n.line })),
+    edges: (data.edges || []).map((e) => ({ from: e.source, to: e.target, label: edgeLabel(e.event || ""), event: e.event })),
   };
 }
 
-function textOf(data) {
-  return data?.draft?.yaml ?? data?.draft_yaml ?? data?.yaml ?? data?.text ?? "";
+/** "choice:1" -> "1", "next" -> "" (the plain way on), "branch:0" -> "if 1", other events as they are. */
+function edgeLabel(event) {
+  if (event === "next") return "";
+  if (event.startsWith("choice:")) return event.slice(7);
+  if (event.startsWith("branch:")) return `if ${+event.slice(7) + 1}`;
+  return event;
 }
 
-function liveVersion(data) {
-  return data?.live_version ?? data?.published_version ?? data?.version ?? null;
-}
+const getFlow = (name, version) => api(`${BASE}/${enc(name)}`, { query: { version } });
 
 // ---- status line -------------------------------------------------------------
 
@@ -97,7 +87,7 @@ function markDirty() {
 // ---- list, load --------------------------------------------------------------
 
 async function loadList() {
-  state.flows = asList(await api(BASE), "flows");
+  state.flows = await api(BASE);
   const list = $("flow-list");
   list.replaceChildren(
     ...state.flows.map((f) =>
@@ -112,8 +102,9 @@ async function loadList() {
           el(
             "span",
             { class: "tags" },
-            liveVersion(f) != null ? el("span", { class: "badge live" }, `v${liveVersion(f)}`) : el("span", { class: "badge" }, "未发布 unpublished"),
-            f.has_draft || f.draft ? el("span", { class: "badge draft" }, "草稿 draft") : null,
+            f.version != null ? el("span", { class: "badge live" }, `v${f.version}`) : el("span", { class: "badge" }, "文件 file"),
+            el("span", { class: "badge" }, `${f.nodes} 节点 nodes`),
+            f.has_draft ? el("span", { class: "badge draft" }, "草稿 draft") : null,
           ),
         ),
       ),
@@ -125,75 +116,79 @@ async function openFlow(name, { keepStatus = false } = {}) {
   state.name = name;
   history.replaceState(null, "", `#${name}`);
   for (const li of $("flow-list").children) li.classList.toggle("active", li.dataset.flow === name);
-  const data = await api(`${BASE}/${enc(name)}`);
-  state.detail = data;
-  state.savedText = textOf(data);
+  const summary = state.flows.find((f) => f.name === name) || { name };
+  const live = await getFlow(name, "live");
+  const draft = summary.has_draft ? await getFlow(name, "draft") : null;
+  state.summary = summary;
+  state.live = live;
+  state.draft = draft;
+  state.savedText = (draft || live).yaml;
   editor.value = state.savedText;
-  editor.setProblems([]);
-  $("errors").replaceChildren();
+  showProblems([], { quiet: true });
   $("flow-name").textContent = name;
-  $("flow-description").textContent = data.description || data.graph?.description || "";
-  const live = liveVersion(data);
+  $("flow-description").textContent = summary.description || "";
   const badge = $("flow-state");
-  badge.textContent = live != null ? `已发布 v${live} · live` : "未发布 · unpublished";
-  badge.dataset.live = live ?? "";
-  badge.className = `badge ${live != null ? "live" : ""}`;
-  state.graph = graphOf(data);
+  badge.dataset.live = summary.version ?? "";
+  badge.textContent =
+    summary.version != null ? `在线 v${summary.version} · live` : "在线：文件版本 · live from the flow file";
+  badge.className = "badge live";
+  $("draft-note").hidden = !(draft && draft.yaml !== live.yaml);
+  state.graph = graphOf(draft || live);
   state.simPath = [];
   markDirty();
-  await loadVersions(data);
+  await loadVersions();
   if (state.tab === "diagram") showDiagram();
-  if (!keepStatus) status(`已载入 ${name} · Loaded`, "info");
+  if (!keepStatus) status(draft ? `已载入 ${name} 的草稿 · Loaded the draft` : `已载入 ${name} · Loaded`, "info");
 }
 
-async function loadVersions(data) {
-  let versions = data.versions;
-  if (!versions) versions = asList(await api(`${BASE}/${enc(state.name)}/versions`), "versions");
-  const live = liveVersion(data);
-  versions = [...versions].sort((a, b) => versionNumber(b) - versionNumber(a));
+async function loadVersions() {
+  const versions = await api(`${BASE}/${enc(state.name)}/versions`);
   state.versions = versions;
+  const admin = role() === "admin";
   const body = $("versions").tBodies[0];
   body.replaceChildren(
-    ...versions.map((v) => {
-      const n = versionNumber(v);
-      const isLive = v.live ?? n === live;
-      const when = v.published_at || v.created_at;
-      return el(
+    ...versions.map((v) =>
+      el(
         "tr",
-        { "data-version": n, class: isLive ? "live" : null },
-        el("td", {}, `v${n}`, isLive ? el("span", { class: "badge live" }, "在线 live") : null),
+        { "data-version": v.version, class: v.is_active ? "live" : null },
+        el("td", {}, `v${v.version}`, v.is_active ? el("span", { class: "badge live" }, "在线 live") : null),
         el(
           "td",
           {},
-          el("div", {}, when ? new Date(when).toLocaleString("zh-CN", { hour12: false }) : ""),
-          el("div", { class: "muted" }, [v.published_by || v.author || v.created_by, v.comment].filter(Boolean).join(" · ")),
+          el("div", {}, new Date(v.published_at).toLocaleString("zh-CN", { hour12: false })),
+          el("div", { class: "muted" }, [v.published_by, v.comment].filter(Boolean).join(" · ")),
         ),
         el(
           "td",
           { class: "actions" },
-          el("button", { type: "button", class: "small", title: "与编辑器内容对比 · diff against the editor", onclick: () => diffAgainst(n) }, "对比"),
-          isLive ? null : el("button", { type: "button", class: "small rollback", "data-version": n, onclick: () => rollback(n) }, "回滚"),
+          el("button", { type: "button", class: "small", title: "与编辑器内容对比 · diff against the editor", onclick: () => diffAgainst(v.version) }, "对比"),
+          v.is_active || !admin
+            ? null
+            : el("button", { type: "button", class: "small rollback", "data-version": v.version, onclick: () => rollback(v.version) }, "回滚"),
         ),
-      );
-    }),
+      ),
+    ),
+    ...(versions.length ? [] : [el("tr", {}, el("td", { colspan: 3, class: "muted" }, "尚未发布过 · never published"))]),
   );
   const options = () => [
-    ...versions.map((v) => el("option", { value: versionNumber(v) }, `v${versionNumber(v)}`)),
-    el("option", { value: "draft" }, "草稿 draft"),
+    el("option", { value: "live" }, "在线 live"),
+    el("option", { value: "draft", disabled: !state.draft }, "已存草稿 saved draft"),
+    el("option", { value: "editor" }, "编辑器 editor"),
+    ...versions.map((v) => el("option", { value: v.version }, `v${v.version}`)),
   ];
   $("diff-from").replaceChildren(...options());
   $("diff-to").replaceChildren(...options());
-  if (live != null) $("diff-from").value = String(live);
-  $("diff-to").value = "draft";
+  $("diff-from").value = "live";
+  $("diff-to").value = "editor";
 }
 
 // ---- validation ---------------------------------------------------------------
 
-function showProblems(problems) {
+function showProblems(problems, { quiet = false } = {}) {
   editor.setProblems(problems);
   const list = $("errors");
   if (!problems.length) {
-    list.replaceChildren(el("li", { class: "ok" }, "校验通过 · No problems"));
+    list.replaceChildren(quiet ? [] : el("li", { class: "ok" }, "校验通过 · No problems"));
     return;
   }
   list.replaceChildren(
@@ -218,8 +213,6 @@ async function validate() {
     const result = await api(`${BASE}/${enc(state.name)}/validate`, { method: "POST", body: { yaml: editor.value } });
     const problems = problemsOf(result);
     showProblems(problems);
-    const g = graphOf(result);
-    if (g && g.nodes.length) state.graph = g;
     status(
       problems.length ? `发现 ${problems.length} 个问题 · ${problems.length} problem(s)` : "校验通过 · Valid",
       problems.length ? "error" : "ok",
@@ -241,6 +234,9 @@ async function saveDraft() {
   try {
     const result = await api(`${BASE}/${enc(state.name)}/draft`, { method: "PUT", body: { yaml: editor.value } });
     state.savedText = editor.value;
+    state.draft = await getFlow(state.name, "draft");
+    state.graph = graphOf(state.draft) || state.graph;
+    $("draft-note").hidden = state.draft.yaml === state.live.yaml;
     markDirty();
     const problems = problemsOf(result);
     showProblems(problems);
@@ -249,6 +245,7 @@ async function saveDraft() {
       problems.length ? "error" : "ok",
     );
     await loadList();
+    $("diff-from").querySelector("option[value='draft']").disabled = false;
     return true;
   } catch (err) {
     if (err instanceof ApiError && err.status === 422 && problemsOf(err.detail).length) {
@@ -294,11 +291,10 @@ async function publish() {
     $("publish-comment").value = "";
     await loadList();
     await openFlow(state.name, { keepStatus: true });
-    const v = versionNumber(result) ?? liveVersion(result) ?? liveVersion(state.detail);
-    status(`已发布 v${v} · Published`, "ok");
+    status(`已发布 v${result.version} · Published version ${result.version}`, "ok");
   } catch (err) {
-    if (err instanceof ApiError && problemsOf(err.detail).length) {
-      showProblems(problemsOf(err.detail));
+    if (err instanceof ApiError && problemsOf(err.body).length) {
+      showProblems(problemsOf(err.body));
       status("不能发布：有错误；在线版本未变 · Cannot publish; the live version is unchanged", "error");
       return;
     }
@@ -315,8 +311,13 @@ async function rollback(version) {
     await api(`${BASE}/${enc(state.name)}/rollback`, { method: "POST", body: { version } });
     await loadList();
     await openFlow(state.name, { keepStatus: true });
-    status(`已回滚到 v${version} · Rolled back; live is now v${liveVersion(state.detail)}`, "ok");
+    status(`已回滚到 v${version} · Rolled back to version ${version}`, "ok");
   } catch (err) {
+    if (err instanceof ApiError && problemsOf(err.body).length) {
+      showProblems(problemsOf(err.body));
+      status(`v${version} 已不能通过校验，未回滚 · Version ${version} no longer validates; nothing changed`, "error");
+      return;
+    }
     fail("回滚 Rollback", err);
   }
 }
@@ -324,20 +325,18 @@ async function rollback(version) {
 // ---- diff -----------------------------------------------------------------------
 
 async function versionText(v) {
-  if (v === "draft") return editor.value;
-  const data = await api(`${BASE}/${enc(state.name)}/versions/${enc(v)}`);
-  return textOf(data);
+  return v === "editor" ? editor.value : (await getFlow(state.name, v)).yaml;
 }
 
 async function showDiff() {
   const from = $("diff-from").value;
   const to = $("diff-to").value;
+  $("diff").replaceChildren(el("p", { class: "muted" }, "对比中 · Comparing…"));
   try {
     let rows;
-    if (from !== "draft" && to !== "draft") {
-      const data = await api(`${BASE}/${enc(state.name)}/diff`, { query: { from, to } });
-      const text = typeof data === "string" ? data : data.diff ?? data.unified ?? "";
-      rows = parseUnified(text);
+    if (from !== "editor" && to !== "editor") {
+      const data = await api(`${BASE}/${enc(state.name)}/diff`, { query: { a: from, b: to } });
+      rows = parseUnified(data.diff);
     } else {
       rows = fold(diffLines(await versionText(from), await versionText(to)));
     }
@@ -350,7 +349,7 @@ async function showDiff() {
 function diffAgainst(version) {
   switchTab("diff");
   $("diff-from").value = String(version);
-  $("diff-to").value = "draft";
+  $("diff-to").value = "editor";
   showDiff();
 }
 
@@ -362,6 +361,7 @@ function showDiagram() {
     box.replaceChildren(el("p", { class: "muted" }, "没有可绘制的流程图 · No diagram for this flow"));
     return;
   }
+  $("diagram-stale").hidden = editor.value === state.savedText;
   drawFlow(box, state.graph, {
     highlight: state.simPath,
     onNode: (n) => {
@@ -389,7 +389,7 @@ async function simulate(event) {
     $("sim-detail").textContent = JSON.stringify(rest, null, 2);
     status(`模拟完成 · Dry run finished: ${result.outcome ?? result.result ?? ""}`, "ok");
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) {
+    if (err instanceof ApiError && (err.status === 404 || err.status === 405)) {
       status("服务器未提供模拟接口 · The server offers no dry-run endpoint", "error");
       return;
     }
@@ -428,10 +428,16 @@ window.addEventListener("beforeunload", (event) => {
 
 if (requireLogin()) {
   await header("/flows");
+  if (role() !== "admin") {
+    for (const id of ["btn-save", "btn-publish", "publish-comment"]) {
+      $(id).disabled = true;
+      $(id).title = "需要管理员权限 · needs the admin role";
+    }
+  }
   try {
     await loadList();
     const wanted = decodeURIComponent(location.hash.slice(1));
-    const first = state.flows.find((f) => f.name === wanted) || state.flows[0];
+    const first = state.flows.find((f) => f.name === wanted) || state.flows.find((f) => f.name === "main") || state.flows[0];
     if (first) await openFlow(first.name);
     else status("还没有流程 · No flows yet", "info");
   } catch (err) {

@@ -206,7 +206,7 @@ function renderDecisions(queues) {
         d.agent ? el("span", { class: "muted" }, `→ ${d.agent}`) : null,
       ),
     ),
-    items.length ? [] : [el("li", { class: "muted" }, "暂无溢出 · No overflow")],
+    ...(items.length ? [] : [el("li", { class: "muted" }, "暂无溢出 · No overflow")]),
   );
 }
 

@@ -1,0 +1,188 @@
+"""The flow editor over /api/flows: list, diagram, errors at their line, publish, diff, roll back."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.web.conftest import LiveServer, login
+
+pytestmark = pytest.mark.browser
+
+pytest.importorskip("ivr.http")
+
+MAIN_FROM = "vars: {request_type: 咨询}"
+V1_TO = "vars: {request_type: 政策咨询}"
+V2_TO = "vars: {request_type: 政策法规咨询}"
+BROKEN_FROM = "next: q_policy"
+BROKEN_TO = "next: q_polcy"
+
+
+def flows(server: LiveServer) -> Any:
+    return server.services.extra["flows"]
+
+
+def live_main(server: LiveServer) -> Any:
+    return server.call_soon(lambda: flows(server).registry.current.flows["main"])
+
+
+def line_of(text: str, fragment: str) -> int:
+    return text[: text.index(fragment)].count("\n") + 1
+
+
+def open_editor(page: Any, server: LiveServer) -> str:
+    login(page, server, "admin", "/flows")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#flow-list li[data-flow='main'].active")
+    return page.input_value("#yaml")
+
+
+def set_text(page: Any, text: str) -> None:
+    page.fill("#yaml", text)
+
+
+def test_lists_flows_and_draws_the_diagram(live_server: LiveServer, page: Any) -> None:
+    text = open_editor(page, live_server)
+    names = page.eval_on_selector_all("#flow-list li", "lis => lis.map(li => li.dataset.flow)")
+    assert names == sorted(live_server.call_soon(lambda: list(flows(live_server).registry.current.flows)))
+    assert {"main", "after_hours", "survey"} <= set(names)
+    main = live_main(live_server)
+    assert text == main.text
+    assert page.get_attribute("#flow-state", "data-live") == ""  # from the file, never published
+
+    page.click("[data-tab='diagram']")
+    page.wait_for_selector("#diagram svg.flow-diagram")
+    drawn = page.eval_on_selector_all("#diagram g.node", "gs => gs.map(g => g.dataset.node)")
+    assert sorted(drawn) == sorted(main.flow.nodes)
+    # the start node is alone on the top layer
+    ys = dict(page.eval_on_selector_all(
+        "#diagram g.node",
+        "gs => gs.map(g => [g.dataset.node, g.transform.baseVal.consolidate().matrix.f])",
+    ))
+    assert main.flow.start == "welcome" and "start" in page.get_attribute("g.node[data-node='welcome']", "class")
+    assert ys["welcome"] < min(y for n, y in ys.items() if n != "welcome")
+    # one path per transition (parallel ones merged), menu keys on the edges
+    pairs = {(n, t) for n, node in main.flow.nodes.items() for _, _, t in node.targets()}
+    drawn_edges = page.eval_on_selector_all("#diagram path.edge", "ps => ps.map(p => [p.dataset.from, p.dataset.to])")
+    assert {tuple(e) for e in drawn_edges} == pairs and len(drawn_edges) == len(pairs)
+    label = page.text_content("text.edge-label[data-from='main_menu'][data-to='set_consult']")
+    assert label == "1"
+    page.screenshot(path="/tmp/web-flows-diagram.png", full_page=True)
+
+    # clicking a node takes the editor to its line
+    page.click("g.node[data-node='q_policy']")
+    page.wait_for_selector("#tab-edit:not([hidden])")
+    assert page.get_attribute("#cursor-pos", "data-line") == str(line_of(text, "  q_policy:"))
+
+
+def test_a_broken_edit_is_marked_at_its_line_and_not_published(live_server: LiveServer, page: Any) -> None:
+    text = open_editor(page, live_server)
+    before = live_main(live_server)
+    broken = text.replace(BROKEN_FROM, BROKEN_TO, 1)
+    bad_line = line_of(broken, BROKEN_TO)
+    set_text(page, broken)
+    page.click("#btn-validate")
+    problem = page.wait_for_selector(f"#errors li.problem[data-line='{bad_line}']")
+    assert "q_polcy" in problem.inner_text()
+    gutter = page.locator(f"#gutter .ln[data-line='{bad_line}']")
+    assert "has-error" in gutter.get_attribute("class") and "q_polcy" in gutter.get_attribute("title")
+    assert page.locator(f"#marks .mark-line[data-line='{bad_line}']").count() == 1
+    # marked lines are exactly the lines of the reported problems
+    problem_lines = page.eval_on_selector_all("#errors li.problem", "lis => lis.map(li => +li.dataset.line)")
+    marked = page.eval_on_selector_all("#gutter .ln.has-error", "ls => ls.map(l => +l.dataset.line)")
+    assert sorted(set(problem_lines)) == marked
+    # clicking the error puts the cursor on its line and column
+    page.click(f"#errors li.problem[data-line='{bad_line}'] button")
+    assert page.get_attribute("#cursor-pos", "data-line") == str(bad_line)
+    col = int(problem.get_attribute("data-col"))
+    caret = page.evaluate("document.getElementById('yaml').selectionStart")
+    assert caret == len("\n".join(broken.split("\n")[: bad_line - 1])) + 1 + col - 1
+    page.screenshot(path="/tmp/web-flows-error.png", full_page=True)
+
+    # publishing is refused; the live version stays
+    page.fill("#publish-comment", "broken")
+    page.click("#btn-publish")
+    expect(page.locator("#status")).to_contain_text("Cannot publish")
+    assert not page.evaluate("document.getElementById('confirm').open")
+    after = live_main(live_server)
+    assert after is before and after.text == text
+    assert page.eval_on_selector_all("#versions tbody tr[data-version]", "rs => rs.length") == 0
+
+
+def publish(page: Any, comment: str, confirm: bool = True) -> None:
+    page.fill("#publish-comment", comment)
+    page.click("#btn-publish")
+    page.wait_for_selector("#confirm[open]")
+    page.click("#confirm-ok" if confirm else "#confirm-cancel")
+
+
+def test_publish_diff_and_roll_back(live_server: LiveServer, page: Any) -> None:
+    text = open_editor(page, live_server)
+    v1 = text.replace(MAIN_FROM, V1_TO, 1)
+    set_text(page, v1)
+
+    # cancelling the confirmation publishes nothing
+    publish(page, "政策咨询改名", confirm=False)
+    expect(page.locator("#status")).to_contain_text("cancelled")
+    assert live_main(live_server).version is None
+
+    publish(page, "政策咨询改名")
+    expect(page.locator("#status")).to_contain_text("Published version 1")
+    main = live_main(live_server)
+    assert main.version == 1 and main.text == v1
+    assert page.get_attribute("#flow-state", "data-live") == "1"
+    assert page.get_attribute("#versions tr[data-version='1']", "class") == "live"
+    assert "政策咨询改名" in page.inner_text("#versions tr[data-version='1']")
+    assert page.input_value("#yaml") == v1
+
+    v2 = v1.replace(V1_TO, V2_TO, 1)
+    set_text(page, v2)
+    publish(page, "second")
+    expect(page.locator("#status")).to_contain_text("Published version 2")
+    assert live_main(live_server).version == 2
+    assert page.get_attribute("#versions tr[data-version='2']", "class") == "live"
+    assert page.get_attribute("#versions tr[data-version='1']", "class") is None
+
+    # diff between the two published versions, computed by the server
+    page.click("[data-tab='diff']")
+    page.select_option("#diff-from", "1")
+    page.select_option("#diff-to", "2")
+    page.click("#btn-diff")
+    page.wait_for_selector("#diff table.diff-table")
+    added = page.eval_on_selector_all("#diff tr.add td.code", "tds => tds.map(td => td.textContent)")
+    removed = page.eval_on_selector_all("#diff tr.del td.code", "tds => tds.map(td => td.textContent)")
+    assert [a.strip() for a in added] == [V2_TO] and [r.strip() for r in removed] == [V1_TO]
+    page.screenshot(path="/tmp/web-flows-diff.png", full_page=True)
+
+    # diff of the editor against a version, computed in the page
+    page.click("[data-tab='edit']")
+    set_text(page, v2.replace(V2_TO, "vars: {request_type: 咨询类}", 1))
+    page.click("#versions tr[data-version='1'] button:not(.rollback)")
+    expect(page.locator("#diff tr.add td.code")).to_have_text(["    vars: {request_type: 咨询类}"])
+    expect(page.locator("#diff tr.del td.code")).to_have_text(["    " + V1_TO])
+    page.click("[data-tab='edit']")
+    page.click("#btn-revert")
+
+    # roll back to version 1, after confirming
+    page.click("#versions tr[data-version='1'] button.rollback")
+    page.wait_for_selector("#confirm[open]")
+    assert "v1" in page.inner_text("#confirm-text")
+    page.click("#confirm-ok")
+    expect(page.locator("#status")).to_contain_text("Rolled back to version 1")
+    main = live_main(live_server)
+    assert main.version == 1 and main.text == v1
+    assert page.get_attribute("#versions tr[data-version='1']", "class") == "live"
+    assert page.get_attribute("#flow-state", "data-live") == "1"
+    page.screenshot(path="/tmp/web-flows-rolled-back.png", full_page=True)
+
+
+def test_a_supervisor_can_read_but_not_change(live_server: LiveServer, page: Any) -> None:
+    login(page, live_server, "supervisor", "/flows")
+    page.wait_for_selector("#flow-list li[data-flow='main'].active")
+    assert page.is_disabled("#btn-publish") and page.is_disabled("#btn-save")
+    page.click("#btn-validate")
+    page.wait_for_selector("#errors li.ok")
+    assert re.search("Valid", page.inner_text("#status"))
