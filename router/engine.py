@@ -179,6 +179,8 @@ class Engine:
 
     def login(self, agent_id: str, paused_reason: str | None = None) -> list[Action]:
         seat = self._seat(agent_id)
+        if seat.state is not S.LOGGED_OUT:
+            raise RoutingError(f"agent {agent_id} is already logged in ({seat.state.value})")
         if paused_reason:
             self._change(seat, "login_paused", paused_reason)
             return []

@@ -60,7 +60,7 @@ async def test_queues_wallboard_erlang(env):
     assert r.status_code == 200 and "/ws/wallboard" in r.text
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Using .httpx. with .starlette.testclient.")
 async def test_wallboard_websocket_pushes_snapshots(env):
     import asyncio
     import json
