@@ -71,6 +71,8 @@ def test_lists_flows_and_draws_the_diagram(live_server: LiveServer, page: Any) -
     label = page.text_content("text.edge-label[data-from='main_menu'][data-to='set_consult']")
     assert label == "1"
     page.screenshot(path="/tmp/web-flows-diagram.png", full_page=True)
+    page.check("#diagram-fit")
+    page.locator("#diagram svg").screenshot(path="/tmp/web-flows-diagram-whole.png")
 
     # clicking a node takes the editor to its line
     page.click("g.node[data-node='q_policy']")

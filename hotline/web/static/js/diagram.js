@@ -22,6 +22,17 @@ function textWidth(text, px = 7) {
   return w;
 }
 
+/** Cut `text` with an ellipsis so it fits in `width` pixels. */
+function fit(text, width, px) {
+  if (textWidth(text, px) <= width) return text;
+  let out = "";
+  for (const ch of text) {
+    if (textWidth(out + ch + "…", px) > width) break;
+    out += ch;
+  }
+  return out + "…";
+}
+
 /** Merge parallel edges (same from and to) into one edge with all labels. */
 function mergeEdges(edges) {
   const byPair = new Map();
@@ -36,76 +47,125 @@ function mergeEdges(edges) {
 }
 
 /**
- * Positions for nodes ({id, ...}) and edges ({from, to, label}); returns
- * {nodes: Map id -> {x, y, w, h, layer, node}, layers, width, height}.
+ * Layered layout (after Sugiyama): cycles are broken by a depth-first search
+ * from the start node, each node goes on the layer of its longest path from
+ * the start, edges spanning several layers get invisible waypoints so they can
+ * be routed between nodes, and layers are ordered by barycentre sweeps.
+ * Returns {nodes: Map id -> box, edges: [{from, to, labels, back, points}], width, height}.
  */
 export function layout(nodes, edges, start) {
   const ids = nodes.map((n) => n.id);
   const known = new Set(ids);
   const out = new Map(ids.map((id) => [id, []]));
-  const inc = new Map(ids.map((id) => [id, []]));
-  for (const e of edges) {
-    if (!known.has(e.from) || !known.has(e.to)) continue;
-    out.get(e.from).push(e.to);
-    inc.get(e.to).push(e.from);
-  }
-  const layerOf = new Map();
-  const bfs = (seed, base) => {
-    const queue = [seed];
-    layerOf.set(seed, base);
-    while (queue.length) {
-      const id = queue.shift();
-      for (const next of out.get(id)) {
-        if (!layerOf.has(next)) {
-          layerOf.set(next, layerOf.get(id) + 1);
-          queue.push(next);
-        }
+  for (const e of edges) if (known.has(e.from) && known.has(e.to)) out.get(e.from).push(e);
+
+  // 1. back edges: those closing a cycle in a depth-first search (start node first)
+  const mark = new Map(); // 1 = on the stack, 2 = done
+  const back = new Set();
+  const dfs = (root) => {
+    const stack = [[root, 0]];
+    mark.set(root, 1);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const list = out.get(top[0]);
+      if (top[1] >= list.length) {
+        mark.set(top[0], 2);
+        stack.pop();
+        continue;
+      }
+      const e = list[top[1]++];
+      const m = mark.get(e.to);
+      if (m === 1) back.add(e);
+      else if (!m) {
+        mark.set(e.to, 1);
+        stack.push([e.to, 0]);
       }
     }
   };
-  if (start && known.has(start)) bfs(start, 0);
-  // Nodes the start cannot reach are drawn below the reachable ones.
-  for (const id of ids) {
-    if (layerOf.has(id)) continue;
-    const base = layerOf.size ? Math.max(...layerOf.values()) + 1 : 0;
-    bfs(id, base);
+  if (start && known.has(start)) dfs(start);
+  for (const id of ids) if (!mark.has(id)) dfs(id);
+  const forward = edges.filter((e) => known.has(e.from) && known.has(e.to) && !back.has(e) && e.from !== e.to);
+
+  // 2. longest-path layers over the forward edges (Kahn's order)
+  const indeg = new Map(ids.map((id) => [id, 0]));
+  for (const e of forward) indeg.set(e.to, indeg.get(e.to) + 1);
+  const layerOf = new Map(ids.map((id) => [id, 0]));
+  const ready = ids.filter((id) => indeg.get(id) === 0);
+  if (start && known.has(start)) ready.sort((x, y) => (x === start ? -1 : y === start ? 1 : 0));
+  while (ready.length) {
+    const id = ready.shift();
+    for (const e of forward) {
+      if (e.from !== id) continue;
+      layerOf.set(e.to, Math.max(layerOf.get(e.to), layerOf.get(id) + 1));
+      indeg.set(e.to, indeg.get(e.to) - 1);
+      if (indeg.get(e.to) === 0) ready.push(e.to);
+    }
   }
+  // nodes nothing leads to (other than the start) sit one layer above their first successor
+  for (const id of ids) {
+    if (id === start || forward.some((e) => e.to === id)) continue;
+    const next = forward.filter((e) => e.from === id).map((e) => layerOf.get(e.to));
+    if (next.length) layerOf.set(id, Math.max(0, Math.min(...next) - 1));
+  }
+
+  // 3. waypoints for long edges
   const depth = Math.max(0, ...layerOf.values()) + 1;
   const layers = Array.from({ length: depth }, () => []);
   for (const id of ids) layers[layerOf.get(id)].push(id);
+  const up = new Map([...layerOf.keys()].map((id) => [id, []])); // neighbours on the layer above
+  const down = new Map([...layerOf.keys()].map((id) => [id, []]));
+  const chains = new Map(); // edge -> [ids from source to target, waypoints between]
+  let dummies = 0;
+  for (const e of forward) {
+    const chain = [e.from];
+    for (let l = layerOf.get(e.from) + 1; l < layerOf.get(e.to); l++) {
+      const d = `\u0000${dummies++}`;
+      layerOf.set(d, l);
+      layers[l].push(d);
+      up.set(d, []);
+      down.set(d, []);
+      chain.push(d);
+    }
+    chain.push(e.to);
+    for (let i = 1; i < chain.length; i++) {
+      down.get(chain[i - 1]).push(chain[i]);
+      up.get(chain[i]).push(chain[i - 1]);
+    }
+    chains.set(e, chain);
+  }
 
-  // Barycentre ordering: a few sweeps down (by parents) and up (by children).
+  // 4. order within layers: barycentre sweeps down and up
   const position = new Map();
-  const renumber = () => layers.forEach((layer) => layer.forEach((id, i) => position.set(id, i)));
-  renumber();
+  layers.forEach((layer) => layer.forEach((id, i) => position.set(id, i)));
   const sweep = (order, neighbours) => {
     for (const l of order) {
       const layer = layers[l];
       const key = new Map(
         layer.map((id) => {
-          const ns = neighbours.get(id).filter((n) => layerOf.get(n) !== l);
-          const bc = ns.length ? ns.reduce((s, n) => s + position.get(n), 0) / ns.length : position.get(id);
-          return [id, bc];
+          const ns = neighbours.get(id);
+          return [id, ns.length ? ns.reduce((sum, n) => sum + position.get(n), 0) / ns.length : position.get(id)];
         }),
       );
-      layer.sort((a, b) => key.get(a) - key.get(b) || position.get(a) - position.get(b));
+      layer.sort((x, y) => key.get(x) - key.get(y) || position.get(x) - position.get(y));
       layer.forEach((id, i) => position.set(id, i));
     }
   };
-  const down = [...layers.keys()].slice(1);
-  const up = [...layers.keys()].reverse().slice(1);
-  for (let k = 0; k < 4; k++) {
-    sweep(down, inc);
-    sweep(up, out);
+  const downOrder = [...layers.keys()].slice(1);
+  const upOrder = [...layers.keys()].reverse().slice(1);
+  for (let k = 0; k < 6; k++) {
+    sweep(downOrder, up);
+    sweep(upOrder, down);
   }
+  sweep(downOrder, up);
 
+  // 5. coordinates: each layer packed and centred
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const boxes = new Map();
   const widths = layers.map((layer) =>
     layer.reduce((sum, id) => {
       const n = byId.get(id);
-      const w = Math.max(96, textWidth(n.id, 7.4) + 24, textWidth(n.label || n.type || "", 6.2) + 24);
-      boxes.set(id, { w, h: NODE_H, node: n, layer: layerOf.get(id) });
+      const w = n ? Math.max(96, textWidth(n.id, 7.4) + 24, Math.min(textWidth(n.label ? `${n.type} · ${n.label}` : n.type || "", 6.2), 220) + 24) : 14;
+      boxes.set(id, { w, h: n ? NODE_H : 0, node: n, layer: layerOf.get(id), dummy: !n });
       return sum + w;
     }, 0) + NODE_GAP * Math.max(0, layer.length - 1),
   );
@@ -116,11 +176,15 @@ export function layout(nodes, edges, start) {
     for (const id of layer) {
       const box = boxes.get(id);
       box.x = x;
-      box.y = y;
+      box.y = box.dummy ? y + NODE_H / 2 : y;
       x += box.w + NODE_GAP;
     }
   });
-  return { nodes: boxes, layers, width: inner + 2 * MARGIN, height: MARGIN * 2 + depth * NODE_H + (depth - 1) * LAYER_GAP };
+  const routed = edges
+    .filter((e) => known.has(e.from) && known.has(e.to))
+    .map((e) => ({ ...e, back: !chains.has(e), chain: chains.get(e) }));
+  for (const id of [...boxes.keys()]) if (boxes.get(id).dummy) boxes.get(id).h = 0;
+  return { nodes: boxes, edges: routed, layers, width: inner + 2 * MARGIN, height: MARGIN * 2 + depth * NODE_H + (depth - 1) * LAYER_GAP };
 }
 
 /**
@@ -133,18 +197,14 @@ export function drawFlow(container, graph, { onNode, highlight = [] } = {}) {
     container.replaceChildren(Object.assign(document.createElement("p"), { className: "muted", textContent: "没有节点 · No nodes" }));
     return null;
   }
-  const edges = mergeEdges((graph.edges || []).filter((e) => e.from && e.to));
-  const lay = layout(nodes, edges, graph.start);
+  const lay = layout(nodes, mergeEdges((graph.edges || []).filter((e) => e.from && e.to)), graph.start);
+  const edges = lay.edges;
   const visited = new Set(highlight);
   const steps = new Set(highlight.slice(1).map((id, i) => `${highlight[i]}\u0000${id}`));
 
-  // Back edges and same-layer edges go round the right-hand side.
-  const backEdges = edges.filter((e) => {
-    const a = lay.nodes.get(e.from);
-    const b = lay.nodes.get(e.to);
-    return a && b && b.layer <= a.layer;
-  });
-  const rightRoom = backEdges.length ? 40 + 14 * Math.min(backEdges.length, 12) : 0;
+  // Back edges (closing a loop) go round the right-hand side of the diagram.
+  const backEdges = edges.filter((e) => e.back);
+  const rightRoom = backEdges.length ? 30 + 12 * Math.min(backEdges.length, 16) : 0;
   const width = lay.width + rightRoom;
   const root = svg("svg", {
     class: "flow-diagram",
@@ -164,52 +224,55 @@ export function drawFlow(container, graph, { onNode, highlight = [] } = {}) {
 
   const edgeLayer = svg("g", { class: "edges" });
   const labelLayer = svg("g", { class: "edge-labels" });
-  // Spread the exits of a node along its bottom edge.
+  // Spread the exits of a node along its bottom edge, in the order of their first waypoint.
   const exits = new Map();
-  for (const e of edges) {
+  for (const e of edges.filter((x) => !x.back)) {
     if (!exits.has(e.from)) exits.set(e.from, []);
     exits.get(e.from).push(e);
   }
   for (const list of exits.values()) {
-    list.sort((p, q) => (lay.nodes.get(p.to)?.x ?? 0) - (lay.nodes.get(q.to)?.x ?? 0));
+    list.sort((p, q) => lay.nodes.get(p.chain[1]).x - lay.nodes.get(q.chain[1]).x);
     list.forEach((e, i) => (e.slot = (i + 1) / (list.length + 1)));
   }
   let backIndex = 0;
   for (const e of edges) {
     const a = lay.nodes.get(e.from);
     const b = lay.nodes.get(e.to);
-    if (!a || !b) continue;
     let d;
     let lx;
     let ly;
-    if (b.layer > a.layer) {
-      const x1 = a.x + a.w * e.slot;
-      const y1 = a.y + a.h;
-      const x2 = b.x + b.w / 2;
-      const y2 = b.y;
-      const dy = Math.max(30, (y2 - y1) / 2);
-      d = `M${x1},${y1} C${x1},${y1 + dy} ${x2},${y2 - dy} ${x2},${y2}`;
-      lx = (x1 + x2) / 2;
-      ly = y1 + Math.min(LAYER_GAP / 2, (y2 - y1) / 2);
-      if (b.layer - a.layer > 1) {
-        lx = x1 + (x2 - x1) * 0.15;
-        ly = y1 + 16;
+    if (!e.back) {
+      // through the waypoints, vertical at every layer
+      const pts = e.chain.map((id, i) => {
+        const box = lay.nodes.get(id);
+        if (i === 0) return [box.x + box.w * e.slot, box.y + box.h];
+        if (i === e.chain.length - 1) return [box.x + box.w / 2, box.y];
+        return [box.x + box.w / 2, box.y];
+      });
+      d = `M${pts[0][0]},${pts[0][1]}`;
+      for (let i = 1; i < pts.length; i++) {
+        const [x0, y0] = pts[i - 1];
+        const [x1, y1] = pts[i];
+        const dy = (y1 - y0) / 2;
+        d += ` C${x0},${y0 + dy} ${x1},${y1 - dy} ${x1},${y1}`;
       }
+      lx = pts[0][0] + (pts[1][0] - pts[0][0]) * 0.3;
+      ly = pts[0][1] + 16;
     } else {
-      const lane = lay.width + 20 + 14 * (backIndex++ % 12);
+      const lane = lay.width + 12 + 12 * (backIndex++ % 16);
       const x1 = a.x + a.w;
       const y1 = a.y + a.h / 2;
       const x2 = b.x + b.w;
       const y2 = b.y + b.h / 2;
       d = `M${x1},${y1} C${lane},${y1} ${lane},${y2} ${x2},${y2}`;
-      lx = lane - 10;
-      ly = (y1 + y2) / 2;
+      lx = (x1 + lane) / 2 + 10;
+      ly = y1 - 4;
     }
     const hot = steps.has(`${e.from}\u0000${e.to}`);
     edgeLayer.append(
       svg("path", {
         d,
-        class: `edge${hot ? " hot" : ""}${e.kind ? " kind-" + e.kind : ""}`,
+        class: `edge${hot ? " hot" : ""}${e.back ? " back" : ""}`,
         "marker-end": hot ? "url(#arrow-hot)" : "url(#arrow)",
         "data-from": e.from,
         "data-to": e.to,
@@ -225,6 +288,7 @@ export function drawFlow(container, graph, { onNode, highlight = [] } = {}) {
 
   const nodeLayer = svg("g", { class: "nodes" });
   for (const [id, box] of lay.nodes) {
+    if (box.dummy) continue;
     const n = box.node;
     const g = svg("g", {
       class: `node type-${n.type || "unknown"}${id === graph.start ? " start" : ""}${visited.has(id) ? " visited" : ""}`,
@@ -237,7 +301,7 @@ export function drawFlow(container, graph, { onNode, highlight = [] } = {}) {
       title,
       svg("rect", { width: box.w, height: box.h, rx: n.type === "hangup" || n.type === "goto" ? 22 : 6 }),
       svg("text", { x: box.w / 2, y: 19, class: "node-id", "text-anchor": "middle" }, id),
-      svg("text", { x: box.w / 2, y: 36, class: "node-type", "text-anchor": "middle" }, n.label ? `${n.type} · ${n.label}` : n.type || ""),
+      svg("text", { x: box.w / 2, y: 36, class: "node-type", "text-anchor": "middle" }, fit(n.label ? `${n.type} · ${n.label}` : n.type || "", box.w - 14, 6.2)),
     );
     if (onNode) {
       g.addEventListener("click", () => onNode(n));

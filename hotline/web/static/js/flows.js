@@ -421,6 +421,7 @@ $("btn-revert").addEventListener("click", () => {
 });
 $("btn-publish").addEventListener("click", publish);
 $("btn-diff").addEventListener("click", showDiff);
+$("diagram-fit").addEventListener("change", (ev) => $("diagram").classList.toggle("fit", ev.target.checked));
 $("sim-form").addEventListener("submit", simulate);
 window.addEventListener("beforeunload", (event) => {
   if (editor.value !== state.savedText) event.preventDefault();
