@@ -207,3 +207,41 @@ async def test_recovery_rebuilds_queues_without_losing_or_doubling():
     svc.tick()
     await svc.wait_idle()
     assert h.outcome.result().kind is QueueOutcomeKind.CONNECTED
+
+
+async def test_router_service_is_the_ivr_queue_port():
+    from ivr.ports import QueuePort
+
+    svc, *_ = build()
+    assert isinstance(svc, QueuePort)
+
+
+async def test_survey_caller_after_agent_left_is_not_requeued():
+    svc, eng, conn, clock = build()
+    legs = [LiveLeg("PJSIP/trunk-s1", "s1", "caller", queue="general", priority="normal",
+                    enqueued_at=clock.now - 100, state="connected")]
+    plan = plan_recovery(eng, legs, [])
+    assert plan.waiting == [] and plan.connected == [] and plan.hang_up == []
+
+
+async def test_build_router_from_database(sqlite_db):
+    from hotline.bus import LocalBus
+    from hotline.settings import Settings
+    from router.wiring import build_router
+    from tests.router.test_repository import seed
+
+    a1, _ = await seed(sqlite_db)
+    bus = LocalBus()
+    parts = await build_router(Settings(), sqlite_db, FakeConnector(), bus=bus)
+    await parts.start()
+    try:
+        rep = await parts.recover([])
+        assert rep.agents == 1  # the paused agent from the database
+        svc = parts.service
+        svc.login(str(a1))
+        h = await svc.enqueue(req("c1"))
+        await svc.wait_idle()
+        assert h.outcome.result().agent == "8001"
+    finally:
+        await parts.stop()
+        await bus.close()
