@@ -225,7 +225,13 @@ class FlowSession:
         except _Done as d:
             self.outcome = d.outcome
         except asyncio.CancelledError:
-            self.outcome = "cancelled"
+            # the CTI cancels a session's task when its channel hangs up
+            if not getattr(self.agi, "active", True):
+                if self.outcome == "completed":
+                    self.outcome = "caller_hangup"
+                self._event("hangup", {"by": "caller"})
+            else:
+                self.outcome = "cancelled"
             await self._finish(flow_name)
             raise
         except Exception as exc:
@@ -245,7 +251,8 @@ class FlowSession:
             started_at=self.started_at, ended_at=self.e.clock.now(),
         )
         try:
-            await self.e.recorder.finish(summary)
+            # shielded: a cancellation (the channel hung up) must not lose what was collected
+            await asyncio.shield(self.e.recorder.finish(summary))
         except Exception:
             log.exception("IVR recorder failed to store the end of call %s", self.call_id)
         return summary
