@@ -290,6 +290,8 @@ class AgiSession:
 
     def _moh(self, on: bool, klass: str) -> None:
         chan = self.chan
+        if chan.call is not None:
+            chan.call.enter("hold" if on else "ivr", self.pbx.clock.now())
         if on and not chan.moh:
             chan.moh = True
             self.pbx.chan_event("MusicOnHoldStart", "call,all", chan, (("Class", klass),))
@@ -429,6 +431,8 @@ class AgiSession:
         saved = (chan.application, chan.appdata)
         res = await fn(chan, data.replace("|", ","))
         chan.application, chan.appdata = saved
+        if chan.call is not None and not chan.hungup:
+            chan.call.enter("ivr", pbx.clock.now())
         if chan.soft_hangup or res < 0:
             return AgiResult("200 result=-1")
         return AgiResult("200 result=0")

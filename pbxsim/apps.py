@@ -231,7 +231,7 @@ class Apps:
                   "cancel": "CANCEL", "hangup": "CANCEL"}.get(outcome, "CHANUNAVAIL")
         if outcome != "answer":
             if outcome == "busy":
-                pbx.remote_hangup(callee, cause=17, tech_cause=486)
+                pbx.remote_hangup(callee, cause=17, tech_cause=486, destroy=False)
             self._dial_end(chan, callee, status)
             if not callee.hungup:
                 if outcome == "noanswer":

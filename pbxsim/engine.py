@@ -312,7 +312,8 @@ class Pbx:
                 del chan.dtmf_buffer[0]
 
     # -- hang-up ------------------------------------------------------------------------
-    def remote_hangup(self, chan: Channel, cause: int | None = None, by: str = "remote", tech_cause: int | None = None) -> None:
+    def remote_hangup(self, chan: Channel, cause: int | None = None, by: str = "remote", tech_cause: int | None = None,
+                      destroy: bool = True) -> None:
         """The far end hung up (SIP BYE / CANCEL): HangupRequest, then the channel's app stops."""
         if chan.hungup or chan.soft_hangup:
             return
@@ -327,7 +328,7 @@ class Pbx:
         self.chan_event("HangupRequest", P_CALL, chan, extra)
         chan.soft_hangup = True
         chan.wake(WakeReason.HANGUP)
-        if chan.task is None:
+        if chan.task is None and destroy:
             self.destroy(chan)
 
     def softhangup(self, chan: Channel, bits: int, by: str = "pbx") -> None:

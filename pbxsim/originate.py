@@ -123,7 +123,8 @@ class Originator:
         timeout = req.timeout_ms / 1000.0 if req.timeout_ms > 0 else None
         outcome = await self.apps._ring(ep, timeout, None, chan)
         if outcome == "busy" or outcome == "congestion":
-            pbx.remote_hangup(chan, cause=17 if outcome == "busy" else 34, tech_cause=486 if outcome == "busy" else 503)
+            pbx.remote_hangup(chan, cause=17 if outcome == "busy" else 34, tech_cause=486 if outcome == "busy" else 503,
+                              destroy=False)
             self.apps._dial_end(None, chan, "BUSY" if outcome == "busy" else "CONGESTION")
             if req.channel_id:
                 self._response_event(req, False, 0, None, cid)

@@ -196,3 +196,104 @@ async def test_originate_and_bridge_fields(sim, ami, field_sets):
     await ami.action("Hangup", {"Channel": agent})
     await ami.event("Hangup", Channel=ch)
     assert _check_fields(ami.messages, field_sets) == []
+
+
+NOT_IN_CORPUS = {"QueueMemberPenalty"}  # sent by Asterisk 22 but never captured: nothing to compare with
+
+
+async def test_feature_flows_fields(sim, ami, field_sets):
+    from pbxsim.config import AgentBehaviour, TrunkBehaviour
+
+    from .test_core import _bridged_call
+
+    await ami.action("QueueAdd", {"Queue": "q-general", "Interface": "PJSIP/8001", "MemberName": "Agent 8001"})
+    await ami.action("QueuePause", {"Queue": "q-general", "Interface": "PJSIP/8001", "Paused": "true"})
+    await ami.action("QueuePenalty", {"Queue": "q-general", "Interface": "PJSIP/8001", "Penalty": "2"})
+    await ami.list_action("QueueStatus", {})
+    await ami.list_action("QueueSummary", {})
+    sim.config.trunk_numbers["12333"] = TrunkBehaviour(answer_after=0.2)
+    call, ch, agent = await _bridged_call(sim, ami, seat="8001")
+    await ami.action("Atxfer", {"Channel": agent, "Context": "hotline-outbound", "Exten": "12333"})
+    one = (await ami.wait_for(lambda m: m.name == "Newchannel" and m["Channel"].endswith(";1")))["Channel"]
+    consult = (await ami.event("BridgeEnter", Channel=one))["BridgeUniqueid"]
+    await ami.event("BridgeEnter", Channel=agent, BridgeUniqueid=consult)
+    sim.hangup(agent)
+    await ami.event("AttendedTransfer")
+    sim.hangup(call)
+    await ami.event("Hangup", Channel=ch)
+    call2, ch2, agent2 = await _bridged_call(sim, ami, seat="8002")
+    await ami.action("BlindTransfer", {"Channel": agent2, "Context": "hotline-outbound", "Exten": "12319"})
+    await ami.event("BlindTransfer")
+    sim.hangup(call2)
+    await ami.event("Hangup", Channel=ch2)
+    call3, ch3, agent3 = await _bridged_call(sim, ami, seat="8003")
+    await ami.action("Redirect", {"Channel": ch3, "ExtraChannel": agent3, "Context": "hotline-conference",
+                                  "Exten": "conf-42", "Priority": "1"})
+    await ami.event("ConfbridgeJoin", Channel=agent3)
+    await ami.list_action("ConfbridgeList", {"Conference": "42"})
+    await ami.list_action("ConfbridgeListRooms")
+    await ami.action("ConfbridgeMute", {"Conference": "42", "Channel": ch3})
+    await ami.action("ConfbridgeUnmute", {"Conference": "42", "Channel": ch3})
+    await ami.action("ConfbridgeKick", {"Conference": "42", "Channel": agent3})
+    sim.hangup(call3)
+    await ami.event("ConfbridgeEnd")
+    sim.agents["8004"] = AgentBehaviour(answer_after=0.2, talk_time=0.5)
+    call4 = await sim.place_call(CallerScript())
+    await ami.event("AsyncAGIStart", Channel=call4.channel.name)
+    await ami.action("Redirect", {"Channel": call4.channel.name, "Context": "hotline-agent", "Exten": "8004",
+                                  "Priority": "1"})
+    await call4.wait(10)
+    oid = ami.send("Originate", {"Channel": "Local/12345@hotline-inbound", "Application": "Wait", "Data": "1",
+                                 "Async": "true", "CallerID": "张三 <13800000000>"})
+    await ami.event("OriginateResponse", ActionID=oid)
+    bad = [b for b in _check_fields(ami.messages, field_sets) if b.split(":")[0] not in NOT_IN_CORPUS]
+    assert bad == []
+
+
+def _originate_seq(messages, action_id: str) -> list[str]:
+    resp = next(m for m in messages if m.kind == "Event" and m.name == "OriginateResponse"
+                and m.get("ActionID") == action_id)
+    uid = resp["Uniqueid"]
+    names = []
+    for m in messages:
+        if m.kind != "Event":
+            continue
+        if m is resp:
+            names.append("OriginateResponse")
+        elif uid != "<unknown>" and (m.get("Uniqueid") == uid or m.get("DestUniqueid") == uid) \
+                and m.name not in NOISE and not (m.name == "VarSet" and (m.get("Variable") or "").startswith("RTP")):
+            names.append(m.name)
+    return names
+
+
+async def test_originate_busy_sequence(sim, ami):
+    """Case j of originate_async_fail: the busy seat with ChannelId, event for event."""
+    from pbxsim.config import AgentBehaviour
+    msgs = _load(CORPUS / "originate_async_fail" / "received.ami")
+    theirs = _originate_seq(msgs, "originate-async-fail-11")
+    sim.agents["8002"] = AgentBehaviour(mode="busy")
+    aid = ami.send("Originate", {"Channel": "PJSIP/8002", "Context": "legacy-hotlines", "Exten": "12399",
+                                 "Priority": "1", "ChannelId": "orig-busy-0001", "OtherChannelId": "orig-busy-0001-b",
+                                 "CallerID": '"IVR" <12345>', "Async": "true"})
+    await ami.event("OriginateResponse", ActionID=aid)
+    await ami.event("Hangup", Uniqueid="orig-busy-0001")
+    assert _originate_seq(ami.messages, aid) == theirs
+
+
+async def test_originate_answered_sequence(sim, ami):
+    """The first originate of originate_async_ok (seat answers, dialplan runs) up to the first Newexten there."""
+    msgs = _load(CORPUS / "originate_async_ok" / "received.ami")
+    resp = next(m for m in msgs if m.kind == "Event" and m.name == "OriginateResponse")
+    uid = resp["Uniqueid"]
+    theirs = [m.name for m in msgs if m.kind == "Event" and (m.get("Uniqueid") == uid or m.get("DestUniqueid") == uid
+                                                              or m is resp) and m.name not in NOISE]
+    theirs = theirs[: theirs.index("DialEnd") + 2]
+    aid = ami.send("Originate", {"Channel": "PJSIP/8001", "Context": "hotline-agent", "Exten": "connect",
+                                 "Priority": "1", "CallerID": '"12345 Hotline" <12345>', "Timeout": "15000",
+                                 "Variable": ["CASE_ID=WO-0001", "CALLBACK=yes"], "Async": "true"})
+    ev = await ami.event("OriginateResponse", ActionID=aid)
+    await ami.event("Newexten", Channel=ev["Channel"], Application="NoOp")
+    ours = [m.name for m in ami.messages if m.kind == "Event" and (
+        m.get("Uniqueid") == ev["Uniqueid"] or m.get("DestUniqueid") == ev["Uniqueid"] or m is ev)]
+    ours = ours[: ours.index("DialEnd") + 2]
+    assert ours == theirs
