@@ -110,6 +110,11 @@ def _fill(eng: Engine, clock: _Clock, n_waiting: int, rnd: random.Random) -> lis
             take(acts)
         clock.now += 61.0  # rings widen to all sites
         take(eng.advance())
+    extra = sum(q.waiting for q in eng.queues.values()) - n_waiting
+    if extra > 0:  # the fill overshot: the newest callers hang up
+        newest = sorted((c for c in eng.calls.values() if c.state.value == "waiting"), key=lambda c: c.seq)
+        for c in newest[len(newest) - extra:]:
+            eng.abandon(c.id)
     while sum(q.waiting for q in eng.queues.values()) < n_waiting:
         clock.now += 0.001
         _, acts = eng.enqueue(f"c{k}", f"q{k % N_QUEUES}", LANES[rnd.randrange(3)])
@@ -126,29 +131,43 @@ def measure_grid(n_agents: int, n_waiting: int, ops: int, seed: int = 7) -> dict
     eng.advance()
     free_ns: list[int] = []
     arrive_ns: list[int] = []
+    idle_after_free = 0
     k = 10_000_000
     pc = time.perf_counter_ns
     gc.collect()
     gc.disable()
     try:
-        for _ in range(ops):
+        for n in range(ops):
+            if not connected:
+                break
             clock.now += 0.01
+            if n % 500 == 499:
+                for a in eng.advance():  # rings widen (not timed)
+                    eng.connected(a.call_id)
+                    connected.append(a.call_id)
             i = rnd.randrange(len(connected))
             cid = connected[i]
+            queue = eng.calls[cid].queue_id
             t0 = pc()
             acts = eng.call_ended(cid)
             t1 = pc()
             free_ns.append(t1 - t0)
             connected[i] = connected[-1]
             connected.pop()
+            if not acts:
+                idle_after_free += 1
             for a in acts:
                 eng.connected(a.call_id)
                 connected.append(a.call_id)
             k += 1
+            # the next caller arrives in the queue that just lost one, so every queue stays loaded
             t0 = pc()
-            eng.enqueue(f"c{k}", f"q{k % N_QUEUES}", LANES[k % 3])
+            _, acts = eng.enqueue(f"c{k}", queue, LANES[k % 3])
             t1 = pc()
             arrive_ns.append(t1 - t0)
+            for a in acts:
+                eng.connected(a.call_id)
+                connected.append(a.call_id)
     finally:
         gc.enable()
     waiting_now = sum(q.waiting for q in eng.queues.values())
@@ -157,6 +176,8 @@ def measure_grid(n_agents: int, n_waiting: int, ops: int, seed: int = 7) -> dict
         "agents": n_agents,
         "waiting": n_waiting,
         "waiting_after": waiting_now,
+        "decisions_timed": len(free_ns) + len(arrive_ns),
+        "agent_found_no_call": idle_after_free,
         "agent_frees": _percentiles(free_ns),
         "call_arrives": _percentiles(arrive_ns),
     }
