@@ -458,6 +458,29 @@ class Engine:
             self._schedule(call, q, now)
         return out
 
+    def offer_failed(self, call_id: str, reason: str) -> list[Action]:
+        """The offer could not be carried out at all (call control error): the call goes back to the
+        head of its lane and the agent, who is not at fault, is available again."""
+        call = self._call(call_id)
+        if call.state is not C.OFFERED or call.agent_id is None:
+            raise RoutingError(f"call {call_id} is {call.state.value}, not offered")
+        now = self.clock()
+        q = self.queues[call.queue_id]
+        seat = self._seat(call.agent_id)
+        self._release_site(q, call.site_id)
+        lane = q.lane_by_name[call.priority]
+        call.state = C.WAITING
+        call.agent_id = None
+        call.site_id = None
+        call.seq = lane.head_seq_before(next(self._counter))
+        lane.push(call)
+        self._emit(CallRequeued(call_id, q.id, seat.agent.id, reason, now))
+        out = self._to_available(seat, "offer_cancelled", reason)
+        out += self._rematch_queue(q, now)
+        if call.state is C.WAITING:
+            self._schedule(call, q, now)
+        return out
+
     def abandon(self, call_id: str) -> list[Action]:
         """The caller hung up. Waiting: abandoned. Ringing an agent: abandoned, the agent is free again."""
         call = self.calls.get(call_id)

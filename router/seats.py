@@ -33,6 +33,7 @@ TRANSITIONS: dict[tuple[AgentState, str], AgentState] = {
     (S.RINGING, "answer"): S.ON_CALL,
     (S.RINGING, "no_answer"): S.PAUSED,
     (S.RINGING, "caller_gone"): S.AVAILABLE,
+    (S.RINGING, "offer_cancelled"): S.AVAILABLE,  # the offer could not be carried out (call control down)
     (S.ON_CALL, "hangup"): S.WRAP_UP,
     (S.ON_CALL, "hangup_no_wrapup"): S.AVAILABLE,
     (S.WRAP_UP, "wrapup_done"): S.AVAILABLE,

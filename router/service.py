@@ -183,6 +183,7 @@ class RouterOptions:
     ring_timeout: float = 15.0
     callback_ring_timeout: float = 30.0
     tick: float = 1.0  # longest sleep of the ticker
+    retry_after_error: float = 1.0  # pause before re-offering after a call control error
     rona_reasons: dict[str, str] = field(default_factory=lambda: {
         "no_answer": "ring-no-answer", "busy": "seat busy", "failed": "seat unreachable",
     })
@@ -299,7 +300,16 @@ class RouterService:
         call = eng.calls.get(d.call_id)
         if call is None:
             return
-        res = await self.connector.ring_agent(d.seat, d.call_id, call.caller, self.opt.ring_timeout)
+        try:
+            res = await self.connector.ring_agent(d.seat, d.call_id, call.caller, self.opt.ring_timeout)
+        except Exception as exc:  # call control down or refusing: retry the call shortly, agent not blamed
+            self.errors += 1
+            log.warning("ringing %s for %s failed: %s", d.seat, d.call_id, exc)
+            await asyncio.sleep(self.opt.retry_after_error)
+            call = eng.calls.get(d.call_id)
+            if call is not None and call.state is C.OFFERED and call.agent_id == d.agent_id:
+                self.carry_out(eng.offer_failed(d.call_id, f"call control error: {type(exc).__name__}"))
+            return
         call = eng.calls.get(d.call_id)
         still_ours = call is not None and call.state is C.OFFERED and call.agent_id == d.agent_id
         if res.outcome != "answered":
@@ -313,7 +323,11 @@ class RouterService:
             return
         self._agent_legs[res.channel] = d.call_id
         self._call_agent_leg[d.call_id] = res.channel
-        ok = await self.connector.bridge(call.channel, res.channel)
+        try:
+            ok = await self.connector.bridge(call.channel, res.channel)
+        except Exception as exc:
+            log.warning("bridge for %s failed: %s", d.call_id, exc)
+            ok = False
         call = eng.calls.get(d.call_id)
         if not ok or call is None or call.state is not C.OFFERED:
             # the caller left while being connected

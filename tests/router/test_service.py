@@ -245,3 +245,23 @@ async def test_build_router_from_database(sqlite_db):
     finally:
         await parts.stop()
         await bus.close()
+
+
+async def test_call_control_error_requeues_without_blaming_the_agent():
+    svc, eng, conn, clock = build(agents=[agent("a1")])
+    svc.opt.retry_after_error = 0.0
+    calls = {"n": 0}
+    orig = conn.ring_agent
+
+    async def flaky(seat, call_id, caller, timeout):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("AMI link down")
+        return await orig(seat, call_id, caller, timeout)
+
+    conn.ring_agent = flaky
+    svc.login("a1")
+    h = await svc.enqueue(req("c1"))
+    await svc.wait_idle()
+    assert calls["n"] == 2 and h.outcome.result().kind is QueueOutcomeKind.CONNECTED
+    assert svc.errors == 1 and eng.check_invariants() == []
