@@ -65,15 +65,18 @@ class LiveServer:
 
 
 async def _seed_users(services: Any) -> None:
+    """Three users; the agent works at seat 1."""
     from hotline.security import hash_password_async
     from hotline.storage.models import User
+    from tests.web import wiring
 
+    await wiring.seed(services)
     async with services.db.session() as session:
         for role, (username, password) in USERS.items():
             session.add(
                 User(
                     username=username, display_name=f"{username} 用户", role=role,
-                    password_hash=await hash_password_async(password),
+                    password_hash=await hash_password_async(password), agent_id=1 if role == "agent" else None,
                 )
             )
         await session.commit()
