@@ -169,12 +169,16 @@ class Apps:
         return res
 
     async def busy(self, chan: Channel, data: str) -> int:
-        chan.hangup_cause = 17
-        await self.wait(chan, data or "0")
-        return -1
+        return await self._indicate(chan, 17, data)
 
     async def congestion(self, chan: Channel, data: str) -> int:
-        chan.hangup_cause = 34
+        return await self._indicate(chan, 34, data)
+
+    async def _indicate(self, chan: Channel, cause: int, data: str) -> int:
+        chan.hangup_cause = cause
+        chan.indication = cause
+        if chan.local_peer is not None:
+            chan.local_peer.wake("indication")
         await self.wait(chan, data or "0")
         return -1
 

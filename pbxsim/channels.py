@@ -95,6 +95,8 @@ class Channel:
     in_dial: bool = False
     last_app: str = ""
     last_appdata: str = ""
+    qos_done: bool = False
+    indication: int = 0  # 17 busy / 34 congestion signalled by Busy()/Congestion() before any answer
 
     # -- header blocks ---------------------------------------------------
     def headers(self, prefix: str = "") -> list[tuple[str, str]]:

@@ -56,4 +56,6 @@ class SimConfig:
     boot_uptime: int = 0  # seconds reported as Uptime at start
     version: str = "22.10.1"
     login_fail_delay: float = 1.0  # real seconds, never scaled
+    device_state_events: bool = True  # DeviceStateChange for PJSIP endpoints, as Asterisk sends them
+    rtp_qos_vars: bool = True  # the five RTPAUDIOQOS* VarSets Asterisk sets when a PJSIP call with media ends
     write_buffer_limit: int = 64 * 1024 * 1024  # a manager this far behind is disconnected

@@ -112,6 +112,8 @@ class Pbx:
         self.on_channel_destroyed: list[Callable[[Channel], None]] = []
         self.on_bridge_enter: list[Callable[[Channel, Bridge], None]] = []
         self.on_state_change: list[Callable[[Channel], None]] = []
+        self._dev_counts: dict[str, list[int]] = {}  # endpoint -> [channels, ringing, up]
+        self._dev_state: dict[str, str] = {}
 
     # -- events -----------------------------------------------------------
     def emit(self, name: str, privilege: str | None, headers: Headers) -> None:
@@ -212,15 +214,68 @@ class Pbx:
         self.metrics.channels_created += 1
         if announce:
             self.chan_event("Newchannel", P_CALL, chan)
+        if tech == "PJSIP":
+            self._dev_update(chan, None, state)
         return chan
+
+    # -- device state (DeviceStateChange) -------------------------------------------
+    def _dev_update(self, chan: Channel, old: int | None, new: int | None) -> None:
+        counts = self._dev_counts.setdefault(chan.endpoint, [0, 0, 0])
+        if old is None:
+            counts[0] += 1
+        else:
+            if old == RINGING:
+                counts[1] -= 1
+            elif old == UP:
+                counts[2] -= 1
+        if new is None:
+            counts[0] -= 1
+        elif new == RINGING:
+            counts[1] += 1
+        elif new == UP:
+            counts[2] += 1
+        if not self.config.device_state_events:
+            return
+        st = "INUSE" if counts[2] > 0 else ("RINGING" if counts[1] > 0 else "NOT_INUSE")
+        dev = f"PJSIP/{chan.endpoint}"
+        if self._dev_state.get(dev, "NOT_INUSE") != st:
+            self._dev_state[dev] = st
+            self.emit("DeviceStateChange", P_CALL, [("Device", dev), ("State", st)])
+
+    def _rtp_qos(self, chan: Channel) -> None:
+        if chan.qos_done or chan.tech != "PJSIP" or chan.answered_at is None or not self.config.rtp_qos_vars:
+            return
+        chan.qos_done = True
+        secs = max(0.0, self.clock.now() - chan.answered_at)
+        n = int(secs * 50)
+        ssrc = self.rng.randint(1, 2**31)
+        for name, value in (
+            ("RTPAUDIOQOS", f"ssrc={ssrc};themssrc={self.rng.randint(1, 2**31)};lp=0;rxjitter=0.000000;rxcount={n};"
+                            f"txjitter=0.000250;txcount={n};rlp=0;rtt=0.000000;rxmes=0.000000;txmes=88.087887"),
+            ("RTPAUDIOQOSJITTER", "minrxjitter=000.000000;maxrxjitter=000.000750;avgrxjitter=000.000150;"
+                                  "stdevrxjitter=000.000169;mintxjitter=000.000000;maxtxjitter=000.000000;"
+                                  "avgtxjitter=000.000000;stdevtxjitter=000.000000;"),
+            ("RTPAUDIOQOSLOSS", "  minrxlost=000.000000;  maxrxlost=000.000000;  avgrxlost=000.000000;  "
+                                "stdevrxlost=000.000000;  mintxlost=000.000000;  maxtxlost=000.000000;  "
+                                "avgtxlost=000.000000;  stdevtxlost=000.000000;"),
+            ("RTPAUDIOQOSRTT", "     minrtt=000.000000;     maxrtt=000.000000;     avgrtt=000.000000;     "
+                               "stdevrtt=000.000000;"),
+            ("RTPAUDIOQOSMES", "   minrxmes=088.087887;   maxrxmes=088.087887;   avgrxmes=088.087887;   "
+                               "stdevrxmes=000.000000;   mintxmes=000.000000;   maxtxmes=000.000000;   "
+                               "avgtxmes=000.000000;   stdevtxmes=000.000000;"),
+        ):
+            self.set_var(chan, name, value)
 
     def set_state(self, chan: Channel, state: int) -> None:
         if chan.state == state or chan.hungup:
             return
+        old = chan.state
         chan.state = state
         if state == UP and chan.answered_at is None:
             chan.answered_at = self.clock.now()
         self.chan_event("Newstate", P_CALL, chan)
+        if chan.tech == "PJSIP":
+            self._dev_update(chan, old, state)
         for cb in self.on_state_change:
             cb(chan)
 
@@ -325,6 +380,7 @@ class Pbx:
             extra.append(("TechCause", str(tech_cause)))
             chan.tech_cause = tech_cause
         chan.hangup_by = chan.hangup_by or by
+        self._rtp_qos(chan)
         self.chan_event("HangupRequest", P_CALL, chan, extra)
         chan.soft_hangup = True
         chan.wake(WakeReason.HANGUP)
@@ -361,6 +417,7 @@ class Pbx:
             return
         if chan.bridge is not None:
             self.bridge_leave(chan)
+        self._rtp_qos(chan)
         chan.hungup = True
         chan.soft_hangup = True
         extra: Headers = [("Cause", str(chan.hangup_cause)), ("Cause-txt", CAUSE_TEXT.get(chan.hangup_cause, "Unknown"))]
@@ -368,6 +425,8 @@ class Pbx:
             extra.append(("TechCause", str(chan.tech_cause)))
         self.chan_event("Hangup", P_CALL, chan, extra)
         self.registry.remove(chan)
+        if chan.tech == "PJSIP":
+            self._dev_update(chan, chan.state, None)
         chan.wake(WakeReason.HANGUP)
         for cb in chan.on_hangup:
             try:

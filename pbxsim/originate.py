@@ -210,13 +210,15 @@ class Originator:
         timeout = req.timeout_ms / 1000.0 if req.timeout_ms > 0 else None
         start = pbx.clock.now()
         while two.state != UP:
-            if two.hungup or two.soft_hangup:
-                cause = two.hangup_cause
+            if two.hungup or two.soft_hangup or two.indication:
+                cause = two.indication or two.hangup_cause
                 reason = 5 if cause == 17 else (8 if cause == 34 else 0)
                 self.apps._dial_end(None, one, {5: "BUSY", 8: "CONGESTION"}.get(reason, "CANCEL"))
                 if not one.hungup:
                     one.local_peer = None
                     pbx.destroy(one)
+                if not two.hungup and not two.soft_hangup:
+                    pbx.remote_hangup(two, cause=16)
                 self._response_event(req, False, reason, None, cid)
                 return OriginateResult(False, reason, None)
             left = None if timeout is None else timeout - (pbx.clock.now() - start)

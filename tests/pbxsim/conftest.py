@@ -10,7 +10,7 @@ from .rawami import RawAmi
 
 @pytest.fixture
 async def sim(tmp_path):
-    s = PbxSimulator(SimConfig(port=0, speed=50, recordings_dir=tmp_path / "rec"))
+    s = PbxSimulator(SimConfig(port=0, speed=20, recordings_dir=tmp_path / "rec"))
     await s.start()
     yield s
     await s.stop()

@@ -106,7 +106,7 @@ async def test_asyncagi_results_and_keys(sim, ami):
     assert "agi_calleridname: 张三" in env and "agi_dnid: 12345" in env
     assert "%E5%BC%A0%E4%B8%89" in start["Env"]
     ch = call.channel.name
-    cmds = ['GET DATA beep 1000 4', 'GET DATA beep 1000 4', 'GET DATA beep 5000 6', 'WAIT FOR DIGIT 3000',
+    cmds = ['GET DATA beep 1000 4', 'GET DATA beep 4000 4', 'GET DATA beep 5000 6', 'WAIT FOR DIGIT 5000',
             'WAIT FOR DIGIT 100', 'SET VARIABLE IVR_CHOICE 1', 'GET VARIABLE IVR_CHOICE', 'GET VARIABLE NOPE',
             'STREAM FILE hello-world ""']
     for i, cmd in enumerate(cmds):
