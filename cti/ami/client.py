@@ -44,7 +44,7 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 
 from cti.ami.errors import AmiActionError, AmiAuthError, AmiError, AmiNotConnected, AmiTimeout
-from cti.ami.protocol import Framer, FramingStats, HeaderInput, Message, encode_action
+from cti.ami.protocol import Framer, FramingStats, HeaderInput, Message, encode_action, parse_block
 from hotline.settings import AmiSettings
 
 log = logging.getLogger(__name__)
@@ -91,9 +91,9 @@ class AmiStats:
     pongs_missed: int = 0
     last_backoff: float = 0.0
     bytes_in: int = 0
-    malformed: int = 0
-    decode_errors: int = 0
-    oversized: int = 0
+    malformed: int = 0  # blocks that were neither an event nor a response
+    decode_errors: int = 0  # messages that were not valid UTF-8 (delivered with bad bytes escaped)
+    oversized: int = 0  # frames over max_message, dropped
 
 
 class Backoff:
@@ -141,7 +141,7 @@ class AmiProtocol(AMIProtocol):
         self.lost: asyncio.Future[BaseException | None] = client.loop.create_future()
         self.banner: asyncio.Future[str] = client.loop.create_future()
         self._have_banner = False
-        self._feed = self.framer.feed_split
+        self._feed = self.framer.feed_raw
 
     # panoramisk names kept: send(), close(), data_received(), connection_lost()
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -149,19 +149,16 @@ class AmiProtocol(AMIProtocol):
         self.closed = False
 
     def data_received(self, data: bytes) -> None:
-        events, others = self._feed(data)
-        client = self._client
+        blocks = self._feed(data)
         if not self._have_banner and self.framer.banner is not None:
             self._have_banner = True
             self.banner.set_result(self.framer.banner)
-        if others:
-            client._others(others)
-        if events:
-            client._enqueue(events)
-            if b"Event: Shutdown\r\n" in data and any(m.name == "Shutdown" for m in events):
+        if blocks:
+            self._client._blocks(blocks)
+            if b"Event: Shutdown\r\n" in data and any(b.startswith(b"Event: Shutdown\r\n") for b in blocks):
                 log.warning("Asterisk is shutting down; closing the AMI link")
                 self.close()
-        client._tick()
+        self._client._tick()
 
     def eof_received(self) -> bool | None:
         return None  # close the transport
@@ -287,8 +284,6 @@ class AmiClient:
         fs = self._framing_done
         cur = self._protocol.framer.stats if self._protocol is not None else FramingStats()
         s.bytes_in = fs.bytes_in + cur.bytes_in
-        s.malformed = fs.malformed + cur.malformed
-        s.decode_errors = fs.decode_errors + cur.decode_errors
         s.oversized = fs.oversized + cur.oversized
         out = AmiStats(**{k: getattr(s, k) for k in s.__dataclass_fields__})
         out.handler_errors_by_name = dict(s.handler_errors_by_name)
@@ -633,18 +628,38 @@ class AmiClient:
             self._rate_t0 = now
             self._rate_n0 = s.events_received
 
-    def _others(self, msgs: list[Message]) -> None:
-        for m in msgs:
-            if m.kind == "Response":
-                self._response(m)
-            # a block with neither Event nor Response is counted by the framer and dropped
-
-    def _enqueue(self, events: list[Message]) -> None:
-        """Hand one read's events to the consumer; never blocks, drops (and counts) when full."""
+    def _blocks(self, blocks: list[bytes]) -> None:
+        """One read's complete messages. Responses are matched here, at once; events
+        go to the consumer still as bytes (parsed right before dispatch, which keeps
+        the hot path cache-friendly), unless a list action may claim them."""
+        events: list[bytes | Message] = [b for b in blocks if b.startswith(b"Event: ")]
+        if len(events) != len(blocks):
+            events = self._classify(blocks)
         if self._lists:
             events = self._take_list_items(events)
-            if not events:
-                return
+        if events:
+            self._enqueue(events)
+
+    def _classify(self, blocks: list[bytes]) -> list[bytes | Message]:
+        events: list[bytes | Message] = []
+        s = self._stats
+        for b in blocks:
+            if b.startswith(b"Event: "):
+                events.append(b)
+                continue
+            m = parse_block(b)
+            if m.decode_error:
+                s.decode_errors += 1
+            if m.kind == "Response":
+                self._response(m)
+            elif m.kind == "Event":  # "Event:" not first: a lenient peer
+                events.append(m)
+            elif m.fields:
+                s.malformed += 1
+        return events
+
+    def _enqueue(self, events: list[bytes | Message]) -> None:
+        """Hand one read's events to the consumer; never blocks, drops (and counts) when full."""
         n = len(events)
         s = self._stats
         s.events_received += n
@@ -667,17 +682,27 @@ class AmiClient:
         if w is not None and not w.done():
             w.set_result(None)
 
-    def _take_list_items(self, events: list[Message]) -> list[Message]:
+    def _take_list_items(self, events: list[bytes | Message]) -> list[bytes | Message]:
+        """While list actions are pending, pull their item events out of the stream."""
         pending = self._pending
-        keep: list[Message] = []
-        for m in events:
-            aid = m.fields.get("ActionID")
-            if aid is not None and aid in self._lists:
-                p = pending.get(aid)
-                if p is not None:
-                    self._list_item(aid, p, m)
+        lists = self._lists
+        keep: list[bytes | Message] = []
+        for x in events:
+            if isinstance(x, bytes):
+                if b"ActionID: " not in x:
+                    keep.append(x)
                     continue
-            keep.append(m)
+                m = parse_block(x)
+                if m.decode_error:
+                    self._stats.decode_errors += 1
+            else:
+                m = x
+            aid = m.fields.get("ActionID")
+            p = pending.get(aid) if aid is not None and aid in lists else None  # type: ignore[arg-type]
+            if p is not None:
+                self._list_item(aid, p, m)  # type: ignore[arg-type]
+            else:
+                keep.append(m)
         return keep
 
     def _response(self, m: Message) -> None:
@@ -733,6 +758,7 @@ class AmiClient:
         route = self._route
         loop = self.loop
         s = self._stats
+        parse = parse_block
         while True:
             if not queue:
                 self._wakeup = loop.create_future()
@@ -744,6 +770,10 @@ class AmiClient:
             if self._drop_logged and self._queue_len < self._queue_max // 2:
                 self._drop_logged = False
             for m in batch:
+                if type(m) is bytes:
+                    m = parse(m)
+                    if m.decode_error:
+                        s.decode_errors += 1
                 hs = route.get(m.name)
                 if hs is None:
                     hs = self._handlers_for(m.name)

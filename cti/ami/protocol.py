@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import repeat
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 TERMINATOR = b"\r\n\r\n"
 BANNER_PREFIX = "Asterisk Call Manager/"
@@ -123,23 +123,26 @@ class Message:
         return f"<Message {self.kind}:{self.name} {dict(self.fields)!r}>"
 
 
+# Endless iterators of one immutable value (no observable state), for the map() below.
+_SEP = repeat(": ")
+_ONCE = repeat(1)
+_split = str.split
+
+
 def parse_block(block: bytes) -> Message:
     """Parse one message (without its CRLFCRLF terminator)."""
+    # Fast path, taken by every message Asterisk sends: valid UTF-8, CRLF line
+    # ends only, every line holding ": ", no repeated header. Anything else
+    # takes the slower path, which gives the same result where both apply.
     try:
         text = block.decode("utf-8")
+        lines = text.split("\r\n")
+        fields = dict(map(_split, lines, _SEP, _ONCE))
     except UnicodeDecodeError:
         return _parse_slow(block.decode("utf-8", "backslashreplace"), True)
-    lines = text.split("\r\n")
-    # Fast path, taken by every message Asterisk sends: CRLF line ends only,
-    # every line holding ": ", no repeated header. Anything else takes the
-    # slower path, which gives the same result where both apply.
-    if text.count("\n") != len(lines) - 1:
+    except ValueError:  # a line without ": " (or an empty line)
         return _parse_slow(text, False)
-    try:
-        fields = dict(map(str.split, lines, repeat(": "), repeat(1)))
-    except ValueError:  # a line without ": "
-        return _parse_slow(text, False)
-    if len(fields) != len(lines):
+    if len(fields) != len(lines) or text.count("\n") >= len(lines):  # a repeated header, a bare LF
         return _parse_slow(text, False)
     ev = fields.get("Event")
     if ev is not None:
@@ -224,7 +227,13 @@ class Framer:
         self._feed(data, events, others)
         return events, others
 
-    def _feed(self, data: bytes, events: list[Message], others: list[Message]) -> None:
+    def feed_raw(self, data: bytes) -> list[bytes]:
+        """Feed one socket read; return the complete messages as raw blocks (no terminator).
+
+        Oversized frames and stray empty lines are dropped (and counted); parse
+        each block with :func:`parse_block`. Lets a reader hand bytes to another
+        task and parse there, right before use.
+        """
         st = self.stats
         st.bytes_in += len(data)
         buf = self._buf + data if self._buf else data
@@ -236,7 +245,7 @@ class Framer:
                     self.banner = ""
                 else:
                     self._buf = buf
-                    return
+                    return []
             else:
                 first = buf[:nl].decode("utf-8", "replace")
                 if first.startswith(BANNER_PREFIX):
@@ -249,19 +258,12 @@ class Framer:
             if end < 0:
                 st.discarded_bytes += len(buf) - pos
                 self._buf = buf[-3:]
-                return
+                return []
             st.discarded_bytes += end + 4 - pos
             pos = end + 4
             self._skipping = False
-        last = buf.rfind(TERMINATOR)
-        if last >= pos:
-            if last > pos:
-                n0 = len(events) + (len(others) if others is not events else 0)
-                self._parse_complete(buf[pos:last].split(TERMINATOR), last - pos > self.max_message, events, others)
-                st.messages += len(events) + (len(others) if others is not events else 0) - n0
-            rest = buf[last + 4 :]
-        else:
-            rest = buf[pos:] if pos else buf
+        blocks = (buf[pos:] if pos else buf).split(TERMINATOR)
+        rest = blocks.pop()
         if len(rest) > self.max_message:
             # Oversized frame with no end in sight: drop it and resynchronise on the next terminator.
             st.oversized += 1
@@ -269,59 +271,44 @@ class Framer:
             self._skipping = True
             rest = rest[-3:]
         self._buf = rest
+        if blocks and len(buf) - pos - len(rest) > self.max_message or b"" in blocks:
+            blocks = self._filter(blocks)
+        st.messages += len(blocks)
+        return blocks
 
-    def _parse_complete(
-        self, blocks: list[bytes], maybe_oversized: bool, events: list[Message], others: list[Message]
-    ) -> None:
-        """Parse whole messages (the blocks between CRLFCRLF terminators).
-
-        Fast path, :func:`parse_block` inlined: valid UTF-8, CRLF line ends only,
-        every line holding ``": "``, no repeated header. Anything else (and any
-        block when an oversized frame may be among them) goes through
-        :func:`parse_block`, which gives the same result where both apply.
-        """
+    def _filter(self, blocks: list[bytes]) -> list[bytes]:
         st = self.stats
-        add_event = events.append
-        add_other = others.append
-        split = str.split
-        sep = repeat(": ")
-        once = repeat(1)
+        keep = []
         for block in blocks:
-            if not maybe_oversized:
-                try:
-                    text = block.decode("utf-8")
-                    lines = text.split("\r\n")
-                    fields = dict(map(split, lines, sep, once))
-                except ValueError:  # invalid UTF-8, a line without ": ", a stray empty line
-                    pass
-                else:
-                    if len(fields) == len(lines) and text.count("\n") < len(lines):
-                        ev = fields.get("Event")
-                        if ev is not None:
-                            add_event(Message("Event", ev, fields))
-                            continue
-                        resp = fields.get("Response")
-                        if resp is not None:
-                            add_other(Message("Response", resp, fields))
-                        else:
-                            st.malformed += 1
-                            add_other(Message("", "", fields))
-                        continue
             if len(block) > self.max_message:
                 st.oversized += 1
                 st.discarded_bytes += len(block) + 4
-                continue
-            if not block.strip(b"\r\n"):  # stray empty line(s) between messages
-                continue
+            elif block.strip(b"\r\n"):  # else: stray empty line(s) between messages
+                keep.append(block)
+        return keep
+
+    def _feed(self, data: bytes, events: list[Message], others: list[Message]) -> None:
+        blocks = self.feed_raw(data)
+        if blocks:
+            self._parse_complete(blocks, events, others)
+
+    def _parse_complete(self, blocks: list[bytes], events: list[Message], others: list[Message]) -> None:
+        st = self.stats
+        add_event = events.append
+        add_other = others.append
+        for block in blocks:
             msg = parse_block(block)
-            if msg.decode_error:
-                st.decode_errors += 1
             if msg.kind == "Event":
                 add_event(msg)
-            else:
-                if not msg.kind:
-                    st.malformed += 1
-                add_other(msg)
+                continue
+            if msg.decode_error:
+                st.decode_errors += 1
+            if not msg.kind:
+                st.malformed += 1
+            add_other(msg)
+        for m in events:
+            if m.decode_error:
+                st.decode_errors += 1
 
     @property
     def pending(self) -> int:
