@@ -46,6 +46,7 @@ class LiveServer:
     services: Any
     loop: asyncio.AbstractEventLoop
     flows_dir: Path
+    server: Any
     extras: dict[str, Any] = field(default_factory=dict)
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
@@ -62,6 +63,19 @@ class LiveServer:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    def drop_websockets(self) -> int:
+        """Cut every open WebSocket connection abruptly, as a network failure would."""
+
+        def cut() -> int:
+            cut = 0
+            for conn in list(self.server.server_state.connections):
+                if "WebSocket" in type(conn).__name__ and conn.transport is not None:
+                    conn.transport.abort()
+                    cut += 1
+            return cut
+
+        return self.call_soon(cut)
 
 
 async def _seed_users(services: Any) -> None:
@@ -143,7 +157,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
 
         on_loop(started())
         port = sock.getsockname()[1]
-        live = LiveServer(f"http://127.0.0.1:{port}", app, services, loop, flows_dir, extras)
+        live = LiveServer(f"http://127.0.0.1:{port}", app, services, loop, flows_dir, server, extras)
         on_loop(wiring.start(extras))
         yield live
     finally:

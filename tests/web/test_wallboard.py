@@ -135,3 +135,16 @@ def test_an_agent_cannot_open_the_wallboard_socket_without_a_token(live_server: 
     page.evaluate("sessionStorage.setItem('hotline.token', 'expired')")
     page.reload()
     page.wait_for_url(live_server.url("/login") + "*")
+
+
+def test_wallboard_reconnects_after_the_link_drops(live_server: LiveServer, page: Any) -> None:
+    login(page, live_server, "supervisor", "/wallboard")
+    expect(page.locator("body")).to_have_attribute("data-connects", "1")
+    expect(cell(page, "queues", "general", "waiting")).to_have_text("0")
+    assert live_server.drop_websockets() == 1
+    expect(page.locator("#live")).to_have_attribute("data-state", "closed")
+    expect(page.locator("body")).to_have_attribute("data-connects", "2")
+    expect(page.locator("#live")).to_have_attribute("data-state", "open")
+    # figures keep coming over the new connection
+    enqueue(live_server, "c7")
+    expect(cell(page, "queues", "general", "waiting")).to_have_text("1")

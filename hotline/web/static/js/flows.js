@@ -374,26 +374,31 @@ function showDiagram() {
 
 // ---- dry run ----------------------------------------------------------------------
 
+/**
+ * Dry run through POST /api/flows/{name}/simulate (not served yet by ivr/http.py):
+ * body {dnis, keys, say, yaml?}; answer {outcome, path: ["flow.node", ...], events?, variables?}.
+ */
 async function simulate(event) {
   event.preventDefault();
   const keys = $("sim-keys").value.trim().split(/\s+/).filter(Boolean).map((k) => (k === "-" ? "" : k));
-  const speech = $("sim-speech").value.split("\n").map((s) => s.trim()).filter(Boolean);
-  const body = { dnis: $("sim-dnis").value.trim(), keys, speech };
+  const say = $("sim-speech").value.split("\n").map((line) => line.trim()).filter(Boolean);
+  const body = { dnis: $("sim-dnis").value.trim(), keys, say };
   if ($("sim-source").value === "draft") body.yaml = editor.value;
   try {
     const result = await api(`${BASE}/${enc(state.name)}/simulate`, { method: "POST", body });
-    const steps = result.path || result.nodes || result.steps || [];
-    state.simPath = steps.map((s) => (typeof s === "string" ? s : s.node ?? s.id)).map((s) => (s.includes(":") ? s.split(":").pop() : s));
-    $("sim-path").replaceChildren(...steps.map((s) => el("li", {}, typeof s === "string" ? s : [s.flow, s.node ?? s.id].filter(Boolean).join(":") + (s.event ? ` → ${s.event}` : ""))));
-    const { path, nodes, steps: _s, ...rest } = result;
+    const path = result.path || result.ivr_path || [];
+    const prefix = `${state.name}.`;
+    state.simPath = path.filter((p) => p.startsWith(prefix)).map((p) => p.slice(prefix.length));
+    $("sim-path").replaceChildren(...path.map((p) => el("li", { "data-node": p }, p)));
+    const { path: _p, ivr_path: _i, ...rest } = result;
     $("sim-detail").textContent = JSON.stringify(rest, null, 2);
-    status(`模拟完成 · Dry run finished: ${result.outcome ?? result.result ?? ""}`, "ok");
+    status(`模拟完成 · Dry run finished: ${result.outcome ?? ""}`, "ok");
   } catch (err) {
     if (err instanceof ApiError && (err.status === 404 || err.status === 405)) {
-      status("服务器未提供模拟接口 · The server offers no dry-run endpoint", "error");
+      status("服务器未提供模拟接口 · The server offers no dry-run endpoint yet", "error");
       return;
     }
-    if (err instanceof ApiError && problemsOf(err.detail).length) showProblems(problemsOf(err.detail));
+    if (err instanceof ApiError && problemsOf(err.body).length) showProblems(problemsOf(err.body));
     fail("模拟 Dry run", err);
   }
 }

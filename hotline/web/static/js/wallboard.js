@@ -250,6 +250,7 @@ export function render(snapshot) {
 function setLive(state) {
   const live = $("live");
   live.dataset.state = state;
+  if (state === "open") document.body.dataset.connects = String(+(document.body.dataset.connects || 0) + 1);
   live.replaceChildren(
     ...{ open: ["实时", "live"], connecting: ["连接中", "connecting"], closed: ["已断开，重连中", "reconnecting"] }[state].map((t, i) =>
       i ? el("small", {}, t) : t,
