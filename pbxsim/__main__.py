@@ -24,6 +24,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--recordings-dir", type=Path, default=None)
     p.add_argument("--agent-answer-after", type=float, default=1.0)
     p.add_argument("--agent-talk-time", type=float, default=None)
+    p.add_argument("--calls", type=int, default=0, help="place this many scripted citizen calls (0 = none)")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between scripted calls")
+    p.add_argument("--dnis", default="12345")
+    p.add_argument("--keys", default="1", help="comma-separated key answers of each scripted caller")
+    p.add_argument("--patience", type=float, default=None)
+    p.add_argument("--talk-time", type=float, default=60.0)
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -41,6 +47,8 @@ async def amain(ns: argparse.Namespace) -> None:
     await sim.start()
     logging.getLogger("pbxsim").info("AMI listening on %s:%d", ns.host, sim.ami_port)
     stop = asyncio.Event()
+    if ns.calls:
+        asyncio.ensure_future(_scripted_calls(sim, ns))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -49,6 +57,16 @@ async def amain(ns: argparse.Namespace) -> None:
             pass
     await stop.wait()
     await sim.stop()
+
+
+async def _scripted_calls(sim: PbxSimulator, ns: argparse.Namespace) -> None:
+    from .callers import CallerScript
+
+    keys = [k for k in ns.keys.split(",")] if ns.keys else []
+    for i in range(ns.calls):
+        await sim.place_call(CallerScript(dnis=ns.dnis, caller_num=f"1380013{i:04d}", keys=list(keys),
+                                          patience=ns.patience, talk_time=ns.talk_time))
+        await sim.clock.sleep(ns.interval)
 
 
 def main(argv: list[str] | None = None) -> None:
