@@ -97,7 +97,7 @@ def erlang(
     typer.echo(f"agents needed: {res['agents_needed']}"
                + (f" (Erlang C: {res['agents_needed_erlang_c']})" if "agents_needed_erlang_c" in res else ""))
     typer.echo(_line(res["at_needed"]))
-    if "at_agents" in res:
+    if "at_agents" in res and res["at_agents"]["agents"] != res["agents_needed"]:
         typer.echo(_line(res["at_agents"]))
 
 

@@ -312,7 +312,7 @@ class Engine:
         for q, prof in seat.queues:
             if q.caps and not q.site_open(site):
                 continue
-            after = q.eligible_after(aid)
+            after = q.eligible_after(aid) if q.modes_on else q.after.get(aid, INF)
             if after == INF:
                 continue
             for lane in q.lanes:
@@ -412,6 +412,7 @@ class Engine:
                 q.mode_reasons.pop("surge", None)
                 reason = f"expected wait {_fmt_wait(e)} <= {sp.exit_ewt:.0f}s: surge mode ends"
                 self._emit(QueueModeChanged(q.id, "surge", False, reason, now))
+        q.modes_on = q.surge or any(q.overflow_active)
         return self._rematch_queue(q, now) if opened else []
 
     # ================================================================ call outcomes

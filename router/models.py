@@ -228,9 +228,11 @@ class WaitingCall:
 
 
 # --------------------------------------------------------------------------- decisions
+# Decisions and events are built on the hot path: plain slotted dataclasses (not frozen, whose
+# __init__ is several times slower); nobody mutates them after they are handed out.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     """Ring ``agent_id``'s seat for ``call_id``. ``reason`` is shown on the wallboard."""
 
@@ -243,7 +245,7 @@ class Decision:
     kind: Literal["offer"] = "offer"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExitDecision:
     """The call leaves its queue for another destination."""
 
@@ -255,7 +257,7 @@ class ExitDecision:
     kind: Literal["exit"] = "exit"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DialCallback:
     """Ring the citizen back now: an agent is about to be free for this place."""
 
@@ -274,7 +276,7 @@ Action = Decision | ExitDecision | DialCallback
 # --------------------------------------------------------------------------- events (for wallboard, storage)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AgentStateChanged:
     agent_id: str
     old: AgentState
@@ -284,7 +286,7 @@ class AgentStateChanged:
     call_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallQueued:
     call_id: str
     queue_id: str
@@ -292,7 +294,7 @@ class CallQueued:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallOffered:
     call_id: str
     queue_id: str
@@ -301,7 +303,7 @@ class CallOffered:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallRequeued:
     call_id: str
     queue_id: str
@@ -310,7 +312,7 @@ class CallRequeued:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallConnected:
     call_id: str
     queue_id: str
@@ -321,7 +323,7 @@ class CallConnected:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallEnded:
     call_id: str
     queue_id: str
@@ -333,7 +335,7 @@ class CallEnded:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallAbandoned:
     call_id: str
     queue_id: str
@@ -342,7 +344,7 @@ class CallAbandoned:
     while_ringing: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallExited:
     call_id: str
     queue_id: str
@@ -352,7 +354,7 @@ class CallExited:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallbackAccepted:
     call_id: str
     queue_id: str
@@ -360,7 +362,7 @@ class CallbackAccepted:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class QueueModeChanged:
     """Overflow rule or surge mode switched on or off, with the reason."""
 

@@ -130,6 +130,7 @@ class QueueRuntime:
         self.overflow_members: list[set[str]] = [set() for _ in cfg.overflow]
         self.overflow_active: list[bool] = [False] * len(cfg.overflow)
         self.surge = False
+        self.modes_on = False  # surge or an overflow rule is active
         self.site_active: dict[str, int] = {}
         self.caps = dict(cfg.site_caps)
         self.target_afters = [t.after for t in cfg.targets]
@@ -139,6 +140,7 @@ class QueueRuntime:
         self.callbacks: dict[str, WaitingCall] = {}  # call id -> call whose caller awaits a call-back
         self.mode_reasons: dict[str, str] = {}  # active mode -> reason (for the wallboard)
         self.proficiency_first = cfg.strategy is Strategy.BEST_PROFICIENCY_LONGEST_IDLE
+        self._ring_labels = [f"target {i + 1} ({t.label()})" for i, t in enumerate(cfg.targets)]
 
     # ---------------------------------------------------------------- agents
     def add_agent(self, agent: Agent, proficiency: int) -> None:
@@ -241,10 +243,7 @@ class QueueRuntime:
         return scopes
 
     def ring_label(self, ring: int) -> str:
-        if ring < 0:
-            return "no target yet"
-        t = self.cfg.targets[ring]
-        return f"target {ring + 1} ({t.label()})"
+        return self._ring_labels[ring] if ring >= 0 else "no target yet"
 
     # ---------------------------------------------------------------- waiting
     @property
