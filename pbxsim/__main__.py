@@ -63,6 +63,9 @@ async def _scripted_calls(sim: PbxSimulator, ns: argparse.Namespace) -> None:
     from .callers import CallerScript
 
     keys = [k for k in ns.keys.split(",")] if ns.keys else []
+    # callers start once a manager (the product) is logged in, so no call goes unnoticed
+    while not any(sess.authenticated for sess in sim.server.sessions):
+        await asyncio.sleep(0.1)
     for i in range(ns.calls):
         await sim.place_call(CallerScript(dnis=ns.dnis, caller_num=f"1380013{i:04d}", keys=list(keys),
                                           patience=ns.patience, talk_time=ns.talk_time))
