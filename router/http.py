@@ -3,7 +3,7 @@
     POST /api/agents/{id}/login | logout | pause | unpause | ready   (an agent may change only itself)
     GET  /api/agents, /api/agents/{id}/state, /api/queues, /api/wallboard, /api/erlang
     WS   /ws/wallboard (token in ?token=), pushing a snapshot every second
-    GET  /wallboard   the wall page (static; it authenticates the WebSocket with the user's token)
+         (the wall page itself is hotline/web's /wallboard)
 
 The RouterService is found at ``app.state.services.extra["router"]`` (set by the composition root).
 """
@@ -13,11 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from pathlib import Path
 from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, WebSocketDisconnect, status
-from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from hotline.api.deps import AppState, CurrentUser, Principal, require_roles, websocket_principal
@@ -27,7 +25,6 @@ from router.service import RouterService
 
 router = APIRouter(tags=["router"])
 
-PAGE = Path(__file__).resolve().parent / "static" / "wallboard.html"
 PUSH_EVERY = 1.0
 
 
@@ -193,8 +190,3 @@ async def wallboard_ws(websocket: WebSocket) -> None:
             await asyncio.sleep(PUSH_EVERY)
     except (WebSocketDisconnect, RuntimeError):
         return
-
-
-@router.get("/wallboard", response_class=HTMLResponse, include_in_schema=False)
-async def wallboard_page() -> HTMLResponse:
-    return HTMLResponse(await asyncio.to_thread(PAGE.read_text, encoding="utf-8"))

@@ -319,6 +319,7 @@ class Wallboard:
         return {
             "at": now,
             "interval_start": self.interval_start,
+            "day_start": self.day_start,
             "queues": queues,
             "groups": scope_rows("group", groups),
             "sites": scope_rows("site", sites),
