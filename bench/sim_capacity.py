@@ -61,7 +61,7 @@ async def _drive(calls: int, speed: float, hold_s: float = 120.0) -> dict:
                                                          "CommandID": ch + "-2"}, None))
                     else:
                         out.append(encode_action("AGI", {"Channel": ch, "Command": "HANGUP"}, None))
-                elif m.name == "Hangup":
+                elif m.name == "Hangup" and m.fields.get("Channel", "").startswith("PJSIP/trunk-"):
                     ended += 1
             if out:
                 writer.write(b"".join(out))
@@ -85,6 +85,9 @@ async def _drive(calls: int, speed: float, hold_s: float = 120.0) -> dict:
     mem = _rss() - base_mem
     await asyncio.gather(*(c.wait(300) for c in placed))
     t2 = time.perf_counter()
+    deadline = time.perf_counter() + 60
+    while ended < calls and time.perf_counter() < deadline:  # let the client read the last events
+        await asyncio.sleep(0.05)
     rtask.cancel()
     writer.close()
     m = sim.metrics()
