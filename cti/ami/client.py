@@ -155,7 +155,10 @@ class AmiProtocol(AMIProtocol):
             self.banner.set_result(self.framer.banner)
         if blocks:
             self._client._blocks(blocks)
-            if b"Event: Shutdown\r\n" in data and any(b.startswith(b"Event: Shutdown\r\n") for b in blocks):
+            # only the first block can have started in an earlier read
+            if (b"Event: Shutdown\r\n" in data or blocks[0].startswith(b"Event: Shutdown\r\n")) and any(
+                b.startswith(b"Event: Shutdown\r\n") for b in blocks
+            ):
                 log.warning("Asterisk is shutting down; closing the AMI link")
                 self.close()
         self._client._tick()
@@ -243,10 +246,9 @@ class AmiClient:
         # subscribers: lower-case event name -> handlers; "" = every event
         self._subs: dict[str, list[Handler]] = {}
         self._route: dict[str, tuple[Handler, ...]] = {}
-        self._awaitable: dict[int, bool] = {}
         self._connect_hooks: list[ConnectHook] = []
         self._disconnect_hooks: list[DisconnectHook] = []
-        self._queue: deque[list[Message]] = deque()
+        self._queue: deque[list[bytes | Message]] = deque()  # one batch per socket read
         self._queue_len = 0
         self._queue_max = settings.event_queue_size
         self._wakeup: asyncio.Future[None] | None = None
@@ -541,7 +543,6 @@ class AmiClient:
         keys = [n.lower() for n in event_names] or [""]
         for k in keys:
             self._subs.setdefault(k, []).append(handler)
-        self._awaitable[id(handler)] = inspect.iscoroutinefunction(handler)
         self._route.clear()
 
         def unsubscribe() -> None:
