@@ -88,13 +88,14 @@ class AttendedTransfer:
     def _feature_dtmf(self, digits: str) -> None:
         for d in digits:
             self.pbx.chan_event("DTMFEnd", "dtmf,all", self.transferer, (
-                ("Digit", d), ("DurationMs", "100"), ("Direction", "Received")))
+                ("Digit", d), ("DurationMs", "0"), ("Direction", "Received")))
 
     async def run(self) -> None:
         pbx, t = self.pbx, self.transferer
         orig = self.orig
         assert orig is not None
         transferees = pbx.bridge_peers(t)
+        pbx.set_var(t, "TRANSFER_CONTEXT", self.context)
         self._feature_dtmf("*2")
         pbx.chan_event("Hold", P_CALL, t)
         for c in transferees:
@@ -112,8 +113,12 @@ class AttendedTransfer:
                               caller_num=t.caller_num, caller_name=t.caller_name, linkedid=t.linkedid)
         one.local_peer, two.local_peer = two, one
         self.one, self.two = one, two
+        pbx.set_var(one, "TRANSFERERNAME", t.name)
+        pbx.set_var(one, "ATTENDEDTRANSFER", t.name)
         consult = pbx.bridge_create()
         self.consult = consult
+        pbx.set_var(two, "ATTENDEDTRANSFER", t.name)
+        pbx.set_var(two, "TRANSFERERNAME", t.name)
         lb = one.headers("LocalOne")
         lb.extend(two.headers("LocalTwo"))
         lb.extend([("Context", self.context), ("Exten", self.exten), ("LocalOptimization", "No")])

@@ -146,3 +146,24 @@ async def test_attended_transfer_cancelled_by_target(sim, ami):
     assert sim.channel(ch).bridge is sim.channel(agent).bridge
     sim.hangup(call)
     await call.wait(5)
+
+
+async def test_local_originate_to_outside_number_and_teardown(sim, ami):
+    """The product's transfer/conference pattern: Originate Local/<number>@hotline-outbound into
+    hotline-agent,connect; the trunk leg answers; hanging up the outside party tears the pair down."""
+    sim.config.trunk_numbers["12333"] = TrunkBehaviour(answer_after=0.5, talk_time=2.0)
+    aid = ami.send("Originate", {"Channel": "Local/12333@hotline-outbound", "Context": "hotline-agent",
+                                 "Exten": "connect", "Priority": "1", "ChannelId": "xfer-1",
+                                 "OtherChannelId": "xfer-1b", "Variable": "HOTLINE_CALL=c9", "Async": "true"})
+    ev = await ami.event("OriginateResponse", ActionID=aid)
+    assert (ev["Response"], ev["Reason"], ev["Uniqueid"]) == ("Success", "4", "xfer-1")
+    one = ev["Channel"]
+    two = one[:-1] + "2"
+    begin = await ami.event("DialBegin", Channel=two)
+    assert begin["DialString"] == "trunk/12333"
+    await ami.event("Newexten", Channel=one, Context="hotline-agent", AppData="agent leg for call c9")
+    assert (await ami.event("Newchannel", Channel=two))["Uniqueid"] == "xfer-1b"
+    await ami.event("Hangup", Channel=begin["DestChannel"])
+    await ami.event("Hangup", Channel=two)
+    await ami.event("Hangup", Channel=one)
+    assert len(sim.pbx.registry) == 0
