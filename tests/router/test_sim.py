@@ -130,3 +130,29 @@ async def test_restart_rebuilds_the_queue_from_the_pbx(stack):
     stack.sim.hangup(call2)
     await stack.quiet()
     assert svc2.engine.check_invariants() == []
+
+
+async def test_callback_rings_the_citizen_back_and_connects(stack):
+    svc = router_on(stack, agents=("a1",))
+    svc.login("a1")
+    busy_call, busy_req = await inbound(stack, "13800000007")
+    await asyncio.wait_for((await svc.enqueue(busy_req)).outcome, 20)  # a1 now talks to the first caller
+    call, req = await inbound(stack, "13800000008")
+    h = await svc.enqueue(req)
+    await h.accept_callback("13900000008")
+    assert (await h.outcome).kind is QueueOutcomeKind.CALLBACK
+    stack.sim.hangup(call)  # the caller hangs up after accepting
+    stack.sim.hangup(busy_call)  # a1's first call ends; wrap-up 5 s
+    await stack.until(lambda: svc.engine.seats.get("a1").state is S.WRAP_UP)
+    svc.engine.ready("a1")  # the agent ends wrap-up early
+    svc.tick()  # an agent is free and nobody waits on the line: ring the citizen back
+    await stack.until(lambda: svc.engine.seats.get("a1").state is S.ON_CALL, timeout=20)
+    (cb,) = svc.callbacks.repo.rows.values()
+    assert cb.status.value == "done" and cb.outcomes == ["answered"]
+    agent_leg = svc._call_agent_leg[req.call.call_id]
+    (peer,) = stack.model.peers(agent_leg)
+    assert peer.caller_num == "13900000008"  # the citizen, through the trunk
+    await stack.control.hangup(agent_leg)  # the agent ends the call-back
+    await stack.until(lambda: svc.engine.seats.get("a1").state is S.WRAP_UP)
+    await stack.quiet()
+    assert svc.engine.check_invariants() == []
