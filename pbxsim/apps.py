@@ -214,6 +214,7 @@ class Apps:
             exten="s", linkedid=chan.linkedid, caller_num=num, caller_name=name,
         )
         callee.dial_peer = chan
+        pbx.attach_far_end_audio(callee, ep)
         pbx.inherit_vars(chan, callee)
         pbx.set_var(callee, "DIALEDPEERNUMBER", dial_string)
         callee.context, callee.exten = chan.context, chan.exten

@@ -16,7 +16,13 @@ FRAME_BYTES = FRAME_SAMPLES * 2
 
 
 def read_wav_pcm(path: Path) -> bytes:
-    """Read a WAV as 8 kHz mono s16le (down-mixes and resamples naively if needed)."""
+    """Read a WAV as 8 kHz mono s16le (cached: thousands of scripted callers share a few speech files)."""
+    st = Path(path).stat()
+    return _read_wav_pcm(str(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=256)
+def _read_wav_pcm(path: str, _mtime: int, _size: int) -> bytes:
     with wave.open(str(path), "rb") as w:
         ch, width, rate, n = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
         raw = w.readframes(n)

@@ -55,8 +55,9 @@ class AudioSocketApp:
         if chan.call is not None:
             chan.call.enter("asr", pbx.clock.now())
         self.writers[chan.name] = writer
-        src = chan.audio if isinstance(chan.audio, AudioSource) else AudioSource()
-        src.rewind()
+        silent = AudioSource()
+        if isinstance(chan.audio, AudioSource):
+            chan.audio.rewind()
         writer.write(uuid_frame(uid))
         server_done = asyncio.Event()
 
@@ -81,6 +82,7 @@ class AudioSocketApp:
         result = 0
         try:
             while True:
+                src = chan.audio if isinstance(chan.audio, AudioSource) else silent
                 writer.write(audio_frame(src.read(SLIN_FRAME_BYTES)))
                 next_t += period
                 delay = max(0.0, next_t - loop.time())

@@ -637,6 +637,13 @@ class Pbx:
         chan.wake(WakeReason.REDIRECT)
 
     # -- dialling ---------------------------------------------------------------------------
+    def attach_far_end_audio(self, chan: Channel, ep: Endpoint) -> None:
+        """What the seat says (AgentBehaviour.speech_wav), for MixMonitor and AudioSocket."""
+        if ep.kind == "agent" and ep.agent is not None and ep.agent.speech_wav is not None:
+            from .audio import AudioSource
+
+            chan.audio = AudioSource.from_wav(ep.agent.speech_wav)
+
     def endpoint_callerid(self, ep: Endpoint) -> tuple[str, str]:
         if ep.kind == "agent":
             name = (ep.agent.name if ep.agent and ep.agent.name else f"Agent {ep.resource}")

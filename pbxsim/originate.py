@@ -108,6 +108,7 @@ class Originator:
         chan = pbx.new_channel("PJSIP", ep.resource, context=context, exten="s", caller_num=num,
                                caller_name=name, uniqueid=req.channel_id)
         chan.dnid = ep.number
+        pbx.attach_far_end_audio(chan, ep)
         pbx.chan_event("Newexten", P_DIALPLAN, chan, (
             ("Extension", "s"), ("Application", "AppDial2"), ("AppData", "(Outgoing Line)")))
         chan.application, chan.appdata = "AppDial2", "(Outgoing Line)"

@@ -135,3 +135,41 @@ async def test_local_originate_reasons(tmp_path):
     await ami.event("Hangup", Channel=ev["Channel"].replace(";1", ";2"))
     await ami.close()
     await sim.stop()
+
+
+async def test_audiosocket_caller_hangup_is_plain_eof(sim, ami, tmp_path):
+    speech = tmp_path / "s.wav"
+    audio.write_wav(speech, audio.tone(0.5, 400, 9000))
+    frames = []
+    closed = asyncio.Event()
+
+    async def server(reader, writer):
+        dec = FrameDecoder()
+        try:
+            while True:
+                data = await reader.read(4096)
+                if not data:
+                    break
+                frames.extend(dec.feed(data))
+        finally:
+            closed.set()
+
+    srv = await asyncio.start_server(server, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    # the caller's own leg runs AudioSocket (Originate to the trunk with an application)
+    uid = "0f0e0d0c-0b0a-0908-0706-050403020100"
+    sim.config.trunk_numbers["13800000009"] = sim.config.trunk_default
+    aid = ami.send("Originate", {"Channel": "PJSIP/trunk/13800000009", "Application": "AudioSocket",
+                                 "Data": f"{uid},127.0.0.1:{port}", "Async": "true"})
+    ch = (await ami.event("OriginateResponse", ActionID=aid))["Channel"]
+    chan = sim.channel(ch)
+    chan.audio = audio.AudioSource.from_wav(speech)
+    await asyncio.sleep(0.3)
+    sim.hangup(ch)
+    await asyncio.wait_for(closed.wait(), 10)
+    srv.close()
+    kinds = [f.kind for f in frames]
+    assert kinds[0] == 0x01 and 0x00 not in kinds and set(kinds[1:]) == {0x10}
+    loud = [f for f in frames[1:] if max(abs(int.from_bytes(f.payload[i:i + 2], "little", signed=True))
+                                         for i in range(0, 320, 2)) > 1000]
+    assert loud  # the caller's speech is in the frames
