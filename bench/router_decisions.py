@@ -26,7 +26,6 @@ import json
 import random
 import statistics
 import time
-from pathlib import Path
 
 from router.engine import Engine
 from router.models import Agent, Decision, Group, QueueConfig, RoutingConfig, Site, Target
@@ -294,9 +293,9 @@ def run(quick: bool = False) -> dict:
 if __name__ == "__main__":
     import sys
 
-    figures = run(quick="--quick" in sys.argv)
+    from bench.run import write_result
+
+    quick = "--quick" in sys.argv
+    figures = run(quick=quick)
     print(json.dumps(figures, indent=2))
-    out = Path(__file__).resolve().parent / "results" / "router_decisions.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    print(f"-> {out}")
+    print(f"-> {write_result('router_decisions', figures, quick)}")
