@@ -264,6 +264,7 @@ class AmiClient:
         self._rate_t0 = 0.0
         self._rate_n0 = 0
         self._drop_logged = False
+        self._connected_waiters: list[asyncio.Future[None]] = []
 
     # -- properties ----------------------------------------------------
     @property
@@ -326,6 +327,25 @@ class AmiClient:
                     f"no AMI login to {self.settings.host}:{self.settings.port} within {timeout:g}s"
                 ) from None
 
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until the link is up and logged in (raise AmiNotConnected after ``timeout``)."""
+        loop = self.loop
+        deadline = None if timeout is None else loop.time() + timeout
+        while not self.connected:
+            if self._stopping or self._runner is None:
+                raise AmiNotConnected("AMI client is not running")
+            if deadline is not None and loop.time() >= deadline:
+                raise AmiNotConnected(f"AMI link not up within {timeout:g}s")
+            fut: asyncio.Future[None] = loop.create_future()
+            self._connected_waiters.append(fut)
+            try:
+                await asyncio.wait_for(fut, None if deadline is None else max(deadline - loop.time(), 0))
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                if fut in self._connected_waiters:
+                    self._connected_waiters.remove(fut)
+
     async def stop(self) -> None:
         """Log off, close the link, stop reconnecting and drain nothing further."""
         self._stopping = True
@@ -352,6 +372,10 @@ class AmiClient:
         self._queue.clear()
         self._queue_len = 0
         self._fail_pending(AmiNotConnected("AMI client stopped"))
+        for w in self._connected_waiters:
+            if not w.done():
+                w.set_exception(AmiNotConnected("AMI client stopped"))
+                w.exception()
         if self._first_login is not None and not self._first_login.done():
             self._first_login.set_exception(AmiNotConnected("AMI client stopped"))
             self._first_login.exception()
@@ -373,7 +397,7 @@ class AmiClient:
             if not first:
                 delay = self._backoff.next()
                 self._stats.last_backoff = delay
-                log.info("AMI reconnecting to %s:%s in %.2fs", s.host, s.port, delay)
+                log.debug("AMI reconnecting to %s:%s in %.2fs", s.host, s.port, delay)
                 await asyncio.sleep(delay)
                 if self._stopping:
                     break
@@ -442,6 +466,9 @@ class AmiClient:
             self._spawn_hook(hook)
         if self._first_login is not None and not self._first_login.done():
             self._first_login.set_result(None)
+        for w in self._connected_waiters:
+            if not w.done():
+                w.set_result(None)
         return True
 
     def _spawn_hook(self, hook: ConnectHook) -> None:

@@ -294,3 +294,28 @@ async def test_action_from_another_thread(servers, clients) -> None:
 
     r = await loop.run_in_executor(None, in_thread)
     assert r["Ping"] == "Pong"
+
+
+async def test_list_action_error_timeout_and_wait_connected(servers, clients) -> None:
+    t = load("ami/action_on_missing_channel")
+    srv = ReplayServer([t, None], silent=("queuestatus",))
+    servers.append(srv)
+    client = AmiClient(fast_settings(await srv.listen()))
+    clients.append(client)
+    with pytest.raises(AmiNotConnected):
+        await client.wait_connected(timeout=0.01)  # not started
+    await client.start()
+    await client.wait_connected(timeout=5)
+    cap, resp = _captured("ami/action_on_missing_channel", "ConfbridgeList")
+    with pytest.raises(AmiActionError) as ei:
+        await client.list_action("ConfbridgeList", _headers(cap))
+    assert ei.value.message == "No active conferences." == resp["Message"]
+    with pytest.raises(AmiTimeout) as et:
+        await client.list_action("QueueStatus", timeout=0.05)
+    assert "QueueStatus" in str(et.value)
+    assert client._pending == {} and client._lists == set()
+    # a dropped link: waiters resume after the relogin
+    srv._writers[0].transport.abort()
+    await wait_until(lambda: not client.connected, what="link down")
+    await client.wait_connected(timeout=20)
+    assert client.stats.reconnects == 1
