@@ -113,6 +113,16 @@ class CallbackDesk:
         self.by_call[call_id] = cb
         return cb
 
+    async def request(self, call_id: str, queue_id: str, priority: str | None, number: str) -> CallbackRequest:
+        """A call-back asked for outside a queue wait: stored, then placed last in its lane."""
+        q = self.engine.queues[queue_id]
+        lane = priority if priority in q.lane_by_name else q.cfg.default_class
+        now = self.clock()
+        cb = await self.repo.add(CallbackRequest("", call_id, queue_id, lane, number, now, now))
+        self.engine.add_callback(call_id, queue_id, lane, number, cb.id)
+        self.by_call[call_id] = cb
+        return cb
+
     async def dialling(self, call_id: str) -> CallbackRequest:
         cb = self.by_call[call_id]
         cb.status = CallbackStatus.DIALLING

@@ -596,6 +596,25 @@ class Engine:
         q.callbacks[call_id] = call
         self._emit(CallbackAccepted(call_id, q.id, now - call.enqueued_at, now))
 
+    def add_callback(self, call_id: str, queue_id: str, priority: str | None, number: str, callback_id: str) -> WaitingCall:
+        """A call-back asked for outside a queue wait (e.g. after hours): it takes the last place now."""
+        if call_id in self.calls:
+            raise RoutingError(f"call {call_id} is already routed")
+        q = self.queues.get(queue_id)
+        if q is None:
+            raise RoutingError(f"unknown queue {queue_id!r}")
+        lane = q.lane_by_name.get(priority or q.cfg.default_class)
+        if lane is None:
+            lane = q.lane_by_name[q.cfg.default_class]
+        now = self.clock()
+        call = WaitingCall(call_id, q.id, lane.name, lane.rank, now, (now, next(self._counter)), number, None)
+        call.state = C.CALLBACK
+        call.callback_id = callback_id
+        self.calls[call_id] = call
+        q.callbacks[call_id] = call
+        self._emit(CallbackAccepted(call_id, q.id, 0.0, now))
+        return call
+
     def _due_callbacks(self, q: QueueRuntime, now: float) -> list[Action]:
         out: list[Action] = []
         last_ring = len(q.target_afters) - 1

@@ -397,8 +397,8 @@ class RouterService:
     async def request_callback(self, call: CallInfo, skill: str, number: str, note: str = "") -> str:
         """A call-back requested outside a queue wait: it takes the last place of the queue now."""
         queue_id = self.queue_for(skill)
-        self.engine.enqueue(call.call_id, queue_id, None, caller=number, channel=None)
-        cb = await self.callbacks.accept(call.call_id, number)
+        cb = await self.callbacks.request(call.call_id, queue_id, None, number)
+        self._wake.set()
         return cb.id
 
     async def accept_callback(self, h: WaitHandle, number: str) -> None:

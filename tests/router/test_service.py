@@ -265,3 +265,16 @@ async def test_call_control_error_requeues_without_blaming_the_agent():
     await svc.wait_idle()
     assert calls["n"] == 2 and h.outcome.result().kind is QueueOutcomeKind.CONNECTED
     assert svc.errors == 1 and eng.check_invariants() == []
+
+
+async def test_request_callback_outside_a_wait_takes_the_last_place():
+    svc, eng, conn, clock = build(agents=[agent("a1")])
+    svc.login("a1")  # a free agent must not be reserved for a caller who is not on the line
+    await svc.enqueue(req("w1"))
+    await svc.wait_idle()
+    cid = await svc.request_callback(CallInfo("x1", "PJSIP/trunk-x1", "139", "12345"), "general", "13700000000")
+    assert cid and eng.calls["x1"].state is CallState.CALLBACK
+    assert svc.callbacks.repo.rows[cid].status.value == "pending"
+    assert eng.seats.get("a1").state is S.ON_CALL and eng.check_invariants() == []
+    h2 = await svc.enqueue(req("w2"))
+    assert eng.position("x1") == 1 and h2.position() == 2
