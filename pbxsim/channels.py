@@ -170,6 +170,7 @@ class ChannelRegistry:
 
     channels: dict[str, Channel] = field(default_factory=dict)
     by_uniqueid: dict[str, Channel] = field(default_factory=dict)
+    by_lower: dict[str, Channel] = field(default_factory=dict)
     _seq: Any = field(default_factory=lambda: itertools.count(0))  # channel name suffix
     _local_seq: Any = field(default_factory=lambda: itertools.count(0))
     _uid: Any = field(default_factory=lambda: itertools.count(0))
@@ -177,6 +178,7 @@ class ChannelRegistry:
     def reset(self) -> None:
         self.channels.clear()
         self.by_uniqueid.clear()
+        self.by_lower.clear()
         self._seq = itertools.count(0)
         self._local_seq = itertools.count(0)
         self._uid = itertools.count(0)
@@ -194,12 +196,15 @@ class ChannelRegistry:
     def add(self, chan: Channel) -> None:
         self.channels[chan.name] = chan
         self.by_uniqueid[chan.uniqueid] = chan
+        self.by_lower[chan.name.lower()] = chan
 
     def remove(self, chan: Channel) -> None:
         if self.channels.get(chan.name) is chan:
             del self.channels[chan.name]
         if self.by_uniqueid.get(chan.uniqueid) is chan:
             del self.by_uniqueid[chan.uniqueid]
+        if self.by_lower.get(chan.name.lower()) is chan:
+            del self.by_lower[chan.name.lower()]
 
     def get(self, name: str | None) -> Channel | None:
         if not name:
@@ -208,10 +213,7 @@ class ChannelRegistry:
         if c is None:
             c = self.by_uniqueid.get(name)
         if c is None:
-            low = name.lower()
-            for k, v in self.channels.items():
-                if k.lower() == low:
-                    return v
+            c = self.by_lower.get(name.lower())
         return c
 
     def __len__(self) -> int:

@@ -96,6 +96,7 @@ class AmiSession(asyncio.Protocol):
         self.login_tv = ""
         self.queue: asyncio.Queue[Request] = asyncio.Queue()
         self.worker: asyncio.Task[None] | None = None
+        self._out: list[bytes] = []  # coalesced writes, flushed once per loop iteration
 
     # -- asyncio.Protocol --------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -136,7 +137,16 @@ class AmiSession(asyncio.Protocol):
         t = self.transport
         if t is None or self.closing or t.is_closing():
             return
-        t.write(data)
+        if not self._out:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._out.append(data)
+
+    def _flush(self) -> None:
+        t = self.transport
+        out, self._out = self._out, []
+        if t is None or t.is_closing() or not out:
+            return
+        t.write(b"".join(out))
         if t.get_write_buffer_size() > self.server.write_limit:
             log.warning("AMI client %s too slow; disconnecting", self.peer)
             self.close()
@@ -152,6 +162,7 @@ class AmiSession(asyncio.Protocol):
         self.write(encode_event(name, privilege, headers))
 
     def close(self) -> None:
+        self._flush()
         self.closing = True
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
