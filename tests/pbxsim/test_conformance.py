@@ -310,3 +310,53 @@ async def test_originate_answered_sequence(sim, ami):
         m.get("Uniqueid") == ev["Uniqueid"] or m.get("DestUniqueid") == ev["Uniqueid"] or m is ev)]
     ours = ours[: ours.index("DialEnd") + 2]
     assert ours == theirs
+
+
+def _chan_names(messages, channel: str, stop: str | None = None) -> list[str]:
+    out = []
+    for m in messages:
+        if m.kind != "Event" or m.name in NOISE:
+            continue
+        if m.get("Channel") != channel and m.get("DestChannel") != channel:
+            continue
+        v = m.get("Variable") or ""
+        if m.name == "VarSet" and (v.startswith("RTPAUDIOQOS") or v in ("BRIDGEPVTCALLID", "SIPDOMAIN")):
+            continue
+        out.append(f"VarSet:{v}" if m.name == "VarSet" else m.name)
+        if stop is not None and m.name == stop:
+            break
+    return out
+
+
+async def test_dial_to_seat_sequence(sim, ami):
+    """mixmonitor capture: caller dials a seat (Dial(PJSIP/8004,30,tT)); the seat leg's events until bridged."""
+    from pbxsim.config import AgentBehaviour
+    msgs = _load(CORPUS / "mixmonitor" / "received.ami")
+    theirs = _chan_names(msgs, "PJSIP/8004-00000020", stop="BridgeEnter")
+    sim.agents["8004"] = AgentBehaviour(answer_after=0.5)
+    call = await sim.place_call(CallerScript())
+    ch = call.channel.name
+    await ami.event("AsyncAGIStart", Channel=ch)
+    await ami.action("Redirect", {"Channel": ch, "Context": "hotline-agent", "Exten": "8004", "Priority": "1"})
+    begin = await ami.event("DialBegin", Channel=ch)
+    await ami.event("BridgeEnter", Channel=ch)
+    assert _chan_names(ami.messages, begin["DestChannel"], stop="BridgeEnter") == theirs
+    sim.hangup(call)
+    await ami.event("Hangup", Channel=begin["DestChannel"])
+
+
+async def test_music_on_hold_hangup_sequence(sim, ami):
+    """core_show_channels_status capture: a caller in MusicOnHold hangs up."""
+    msgs = _load(CORPUS / "core_show_channels_status" / "received.ami")
+    cap = _chan_names(msgs, "PJSIP/1002-00000023")
+    theirs = cap[cap.index("MusicOnHoldStart"):]
+    theirs = [n for n in theirs if n not in ("CoreShowChannel", "Status")]
+    call = await sim.place_call(CallerScript())
+    ch = call.channel.name
+    await ami.event("AsyncAGIStart", Channel=ch)
+    await ami.action("Redirect", {"Channel": ch, "Context": "hotline-hold", "Exten": "moh", "Priority": "1"})
+    await ami.event("MusicOnHoldStart", Channel=ch)
+    sim.hangup(call)
+    await ami.event("Hangup", Channel=ch)
+    ours = _chan_names(ami.messages, ch)
+    assert ours[ours.index("MusicOnHoldStart"):] == theirs
