@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator, Callable
 
 import pytest
 
@@ -61,5 +61,3 @@ async def clients() -> AsyncIterator[list[AmiClient]]:
     for c in made:
         await c.stop()
 
-
-MakeClient = Callable[..., Awaitable[AmiClient]]

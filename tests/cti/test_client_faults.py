@@ -10,7 +10,6 @@ import random
 import tracemalloc
 from typing import Any
 
-import pytest
 
 from cti.agi import AgiHangup, AgiManager, AgiSession
 from cti.ami.client import AmiClient
