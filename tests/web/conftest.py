@@ -13,6 +13,7 @@ fail the test.
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import socket
 import threading
@@ -78,9 +79,16 @@ class LiveServer:
         return self.call_soon(cut)
 
 
+@functools.cache
+def _password_hash(password: str) -> str:
+    """Hashed once per test run: argon2 is slow on purpose."""
+    from hotline.security import hash_password
+
+    return hash_password(password)
+
+
 async def _seed_users(services: Any) -> None:
     """Three users; the agent works at seat 1."""
-    from hotline.security import hash_password_async
     from hotline.storage.models import User
     from tests.web import wiring
 
@@ -90,7 +98,7 @@ async def _seed_users(services: Any) -> None:
             session.add(
                 User(
                     username=username, display_name=f"{username} 用户", role=role,
-                    password_hash=await hash_password_async(password), agent_id=1 if role == "agent" else None,
+                    password_hash=_password_hash(password), agent_id=1 if role == "agent" else None,
                 )
             )
         await session.commit()
