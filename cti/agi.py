@@ -152,6 +152,14 @@ def agi_quote(arg: str | int, always: bool = False) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _verb(cmd: str) -> str:
+    """The command's name for messages ("GET DATA", "EXEC"), never its arguments (they may be personal data)."""
+    words = cmd.split(None, 2)
+    if len(words) > 1 and words[1].isalpha() and words[1].isupper():
+        return f"{words[0]} {words[1]}"
+    return words[0] if words else ""
+
+
 class AgiSession:
     """One AsyncAGI session on one channel. Create through :class:`AgiManager` only."""
 
@@ -187,7 +195,7 @@ class AgiSession:
         """Run one AGI command; see docs/ARCHITECTURE.md for the errors raised."""
         mgr = self._manager
         if not self.active:
-            raise AgiHangup(f"{self.channel} is not in AsyncAGI ({self.ended_reason}); {cmd.split(' ', 1)[0]} refused")
+            raise AgiHangup(f"{self.channel} is not in AsyncAGI ({self.ended_reason}); {_verb(cmd)} refused")
         t = mgr.default_timeout if timeout is None else timeout
         cid = mgr._next_command_id()
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -203,22 +211,26 @@ class AgiSession:
                     if not self.active or "does not exist" in exc.message:
                         self._end("channel gone")
                         raise AgiHangup(f"{self.channel}: {exc.message}") from None
-                    raise AgiError(f"AGI {cmd.split(' ', 1)[0]} on {self.channel} refused: {exc.message}") from None
+                    raise AgiError(f"AGI {_verb(cmd)} on {self.channel} refused: {exc.message}") from None
                 raw = await fut
         except TimeoutError:
-            raise AgiTimeout(f"AGI {cmd.split(' ', 1)[0]} on {self.channel}: no result within {t:g}s") from None
+            raise AgiTimeout(f"AGI {_verb(cmd)} on {self.channel}: no result within {t:g}s") from None
         finally:
             self._pending.pop(cid, None)
             mgr._commands.pop(cid, None)
         res = parse_result(raw)
         if not res.ok:
-            raise AgiError(f"AGI {cmd.split(' ', 1)[0]} on {self.channel} failed: {res.raw}", res)
+            raise AgiError(f"AGI {_verb(cmd)} on {self.channel} failed: {res.raw}", res)
         return res
 
     async def stream_file(
         self, name: str, escape_digits: str = "", offset: int | None = None, timeout: float | None = None
     ) -> tuple[str | None, int | None]:
-        """Play a file; return (digit pressed or None, end position in samples)."""
+        """Play a file; return (digit pressed or None, end position in samples).
+
+        ``result=-1`` (playback cut short by a hang-up or a Redirect) also gives
+        ``(None, endpos)``: AsyncAGIEnd follows and the next command raises AgiHangup.
+        """
         cmd = f"STREAM FILE {agi_quote(name)} {agi_quote(escape_digits, always=True)}"
         if offset is not None:
             cmd += f" {int(offset)}"
@@ -238,7 +250,6 @@ class AgiSession:
                 cmd += f" {int(max_digits)}"
         r = await self.command(cmd, timeout)
         if r.result == "-1":
-            self._note_hangup_result()
             raise AgiHangup(f"{self.channel}: GET DATA interrupted (hang-up)", r)
         return r.result, r.timeout
 
@@ -246,7 +257,6 @@ class AgiSession:
         r = await self.command(f"WAIT FOR DIGIT {int(timeout_ms)}", timeout)
         v = r.value
         if v is not None and v < 0:
-            self._note_hangup_result()
             raise AgiHangup(f"{self.channel}: WAIT FOR DIGIT interrupted (hang-up)", r)
         return chr(v) if v else None
 
@@ -282,9 +292,6 @@ class AgiSession:
         return await self.command("ASYNCAGI BREAK", timeout)
 
     # -- life cycle (called by the manager) -------------------------------
-    def _note_hangup_result(self) -> None:
-        pass  # AsyncAGIEnd / Hangup will follow and end the session
-
     def _end(self, reason: str, exc: BaseException | None = None) -> None:
         if self.ended_reason is None:
             self.ended_reason = reason
