@@ -444,11 +444,16 @@ class AgiManager:
         except AmiError as exc:
             log.warning("AsyncAGI resync failed: %s", exc)
             return  # still suspect: checked again after the next login
-        alive = {m.get("Channel") for m in items}
+        apps = {m.get("Channel"): m.get("Application") for m in items}
         suspects, self._suspect = self._suspect, {}
         for ch, sess in suspects.items():
-            if ch not in alive and self._sessions.get(ch) is sess:
+            if self._sessions.get(ch) is not sess:
+                continue  # ended or restarted meanwhile
+            if ch not in apps:
                 self._hangup(ch, "channel gone after reconnect")
+            elif apps[ch] != "AGI" and sess.active:
+                # alive but no longer in AGI(): Asterisk would accept commands and never run them
+                sess._end("left AsyncAGI while the AMI link was down")
 
     def _hangup(self, ch: str, reason: str) -> None:
         self._suspect.pop(ch, None)

@@ -392,3 +392,36 @@ async def test_handler_exception_is_logged_and_counted(caplog) -> None:
     agi_lines = [r.getMessage() for r in caplog.records if r.name == "cti.agi"]
     assert any("138****8000" in m for m in agi_lines)  # caller numbers are masked
     assert not any("13800138000" in m for m in agi_lines)
+
+
+async def test_resync_after_reconnect_ends_gone_and_departed_sessions() -> None:
+    fc = FakeClient()
+    agi = AgiManager(fc)  # type: ignore[arg-type]
+    running: list[AgiSession] = []
+
+    async def h(s: AgiSession) -> None:
+        running.append(s)
+        await asyncio.sleep(3600)
+
+    agi.on_session(h)
+    for ch in ("PJSIP/a-1", "PJSIP/b-2", "PJSIP/c-3"):
+        _start(fc, ch)
+    await asyncio.sleep(0)
+    for fn in fc.disc:
+        fn(None)
+
+    async def list_action(name, headers=None, timeout=None):
+        assert name == "CoreShowChannels"
+        return [Message("Event", "CoreShowChannel", {"Event": "CoreShowChannel", "Channel": "PJSIP/b-2", "Application": "AGI"}),
+                Message("Event", "CoreShowChannel", {"Event": "CoreShowChannel", "Channel": "PJSIP/c-3", "Application": "Wait"})]
+
+    fc.list_action = list_action  # type: ignore[attr-defined]
+    for fn in fc.conn:
+        await fn()
+    a, b, c = (agi.session(ch) for ch in ("PJSIP/a-1", "PJSIP/b-2", "PJSIP/c-3"))
+    assert a is None  # gone: ended, its task cancelled
+    assert b is not None and b.active
+    assert c is not None and not c.active and "left AsyncAGI" in (c.ended_reason or "")
+    await wait_until(lambda: len(agi.tasks) == 2)
+    agi.close()
+    await wait_until(lambda: not agi.tasks)
