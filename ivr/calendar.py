@@ -106,5 +106,6 @@ def load_calendar(path: Path, tz: str | None = None) -> tuple[Calendar, list[Flo
     assert located is not None
     for day in model.holidays:
         if day in model.workdays:
-            errors.append(located.error(("workdays", day), f"{day} is both a holiday and a make-up working day"))
+            errors.append(located.error(("workdays", day), f"{day} is both a holiday and a make-up working day",
+                                        key=True))
     return Calendar.from_model(model, tz), errors

@@ -176,6 +176,7 @@ class FlowSession:
         self.node_id = ""
         self.started_at = engine.clock.now()
         self.speech: SpeechSource | None = None
+        self.typeahead: str | None = None  # a key pressed during a barge-in prompt, answers the next menu
         self._handlers: dict[type, Callable[[str, Any], Awaitable[_Next | _Jump | None]]] = {
             PlayNode: self._play, MenuNode: self._menu, CollectNode: self._collect,
             RecordSpeechNode: self._record, ConditionNode: self._condition, SetNode: self._set,
@@ -278,6 +279,8 @@ class FlowSession:
                 self._event("exit", {"event": "max_visits", "to": target})
                 node_name = target
                 continue
+            if self.typeahead and node.type not in ("menu", "condition", "set", "goto"):
+                self.typeahead = None  # only a menu right after the prompt takes the key
             nxt = await self._handlers[type(node)](node_name, node)
             if nxt is None:
                 return
@@ -372,6 +375,7 @@ class FlowSession:
             d = await self._stream(pid, escape)
             if d:
                 self._event("barge_in", {"digit": d})
+                self.typeahead = d
                 break
         return _Next("next", node.next)  # type: ignore[arg-type]
 
@@ -386,7 +390,11 @@ class FlowSession:
                 h = self._handler(node.noinput if last == "noinput" else node.nomatch, counts[last])
                 if h is not None:
                     prompts.insert(0, h.prompt)
-            got, text = await self._ask(prompts, node.timeout, 1, cm.escape, listen)
+            if attempt == 0 and self.typeahead:
+                got, text = self.typeahead, None
+                self.typeahead = None
+            else:
+                got, text = await self._ask(prompts, node.timeout, 1, cm.escape, listen)
             if got:
                 target = cm.keys.get(got[0])
                 self._event("input", {"digits": got})

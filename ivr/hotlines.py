@@ -72,7 +72,10 @@ def load_hotlines(path: Path) -> tuple[HotlineRegistry, Located | None, Hotlines
         for field in need:
             if getattr(h, field) is None:
                 errors.append(located.error(("hotlines", i), f"hotline {h.number} ({h.mode}) needs '{field}'"))
-    reg = HotlineRegistry(MappingProxyType({h.number: h for h in model.hotlines}), MappingProxyType(dict(model.reentry)))
+    first: dict[str, Hotline] = {}
+    for h in model.hotlines:
+        first.setdefault(h.number, h)  # a duplicate is reported above; the first entry stays in force
+    reg = HotlineRegistry(MappingProxyType(first), MappingProxyType(dict(model.reentry)))
     return reg, located, model, errors
 
 

@@ -64,6 +64,8 @@ class Catalog:
     calendar: Calendar
     hotlines_located: Located | None = None
     hotlines_model: HotlinesFile | None = None
+    #: catalogue files that did not load (their own errors are reported; no cascade of "unknown ...")
+    broken: frozenset[str] = frozenset()
 
 
 def load_catalog(flows_dir: Path, prompts_dir: Path | None = None, tz: str | None = None,
@@ -73,7 +75,11 @@ def load_catalog(flows_dir: Path, prompts_dir: Path | None = None, tz: str | Non
     skills, e2 = load_skills(flows_dir / "skills.yaml")
     hotlines, hl_loc, hl_model, e3 = load_hotlines(flows_dir / "hotlines.yaml")
     calendar, e4 = load_calendar(flows_dir / "holidays.yaml", tz)
-    return Catalog(prompts, skills, hotlines, calendar, hl_loc, hl_model), e1 + e2 + e3 + e4
+    # a file that did not load at all: its own errors are reported, the flows' references are not
+    broken = frozenset(n for n, empty, errs in (
+        ("prompts", not prompts.entries, e1), ("skills", not skills, e2),
+        ("hotlines", not hotlines.by_number, e3), ("holidays", not calendar.schedules, e4)) if empty and errs)
+    return Catalog(prompts, skills, hotlines, calendar, hl_loc, hl_model, broken), e1 + e2 + e3 + e4
 
 
 @dataclass(frozen=True)
@@ -155,7 +161,7 @@ def _check_node(c: _Ctx, name: str, node: NodeBase) -> None:
         c.err(base + ("on", "max_visits"), f"node '{name}': on.max_visits needs max_visits", key=True)
     # prompts
     for where, pid in node.prompt_ids():
-        if pid not in c.catalog.prompts:
+        if pid not in c.catalog.prompts and "prompts" not in c.catalog.broken:
             c.err(base + where, f"node '{name}': unknown prompt '{pid}'")
     # per type
     if isinstance(node, (MenuNode, CollectNode)):
@@ -184,7 +190,9 @@ def _check_node(c: _Ctx, name: str, node: NodeBase) -> None:
         kind, value = node.target.kind_value()
         if kind == "hotline":
             h = c.catalog.hotlines.by_number.get(value)
-            if h is None:
+            if h is None and "hotlines" in c.catalog.broken:
+                pass
+            elif h is None:
                 c.err(base + ("target", "hotline"), f"node '{name}': unknown hotline '{value}'")
             elif h.mode != "call_transfer":
                 c.err(base + ("target", "hotline"),
@@ -200,7 +208,7 @@ def _check_node(c: _Ctx, name: str, node: NodeBase) -> None:
 
 
 def _check_skill(c: _Ctx, name: str, skill: str, where: tuple[Any, ...]) -> None:
-    if skill not in c.catalog.skills:
+    if skill not in c.catalog.skills and "skills" not in c.catalog.broken:
         c.err(where, f"node '{name}': unknown skill '{skill}'")
 
 
@@ -240,7 +248,7 @@ def _check_collect(c: _Ctx, name: str, node: CollectNode) -> None:
 
 def _check_predicate(c: _Ctx, name: str, p: Any, where: tuple[Any, ...]) -> None:
     if isinstance(p, BusinessHours):
-        if p.business_hours not in c.catalog.calendar.schedules:
+        if p.business_hours not in c.catalog.calendar.schedules and "holidays" not in c.catalog.broken:
             c.err(where + ("business_hours",), f"node '{name}': unknown schedule '{p.business_hours}'")
     elif isinstance(p, (AllOf, AnyOf)):
         items = p.all if isinstance(p, AllOf) else p.any

@@ -498,3 +498,20 @@ nodes:
     # a wrong check digit is refused; * stands for X on the keypad
     assert [d["valid"] for _, _, d in c.events("input")] == [False, False, True]
     assert c.summary.variables["id_number"] == "11010519491231002X"
+
+
+async def test_key_pressed_during_the_welcome_answers_the_main_menu(bundle: FlowBundle) -> None:
+    c = Call(bundle, [])
+    orig = c.agi._answer
+
+    def answer(cmd: str) -> str:
+        if cmd.startswith("STREAM FILE") and cmd.endswith('/welcome "0123456789*#"'):
+            return "200 result=51 endpos=4000"  # the caller presses 3 during the welcome
+        return orig(cmd)
+
+    c.agi._answer = answer  # type: ignore[method-assign]
+    await c.run()
+    assert ("main.welcome", "barge_in", {"digit": "3"}) in c.events()
+    assert ("main.main_menu", "input", {"digits": "3"}) in c.events()
+    assert not any(x.startswith("GET DATA") and "main_menu" in x for x in c.agi.commands)  # never prompted
+    assert c.queue.requests[0].skill == "enterprise"
