@@ -78,7 +78,7 @@ class Channel:
     tech_cause: int | None = None
     pending_goto: tuple[str, str, int] | None = None  # async goto target
     pending_bridge: "Bridge | None" = None  # pulled into a bridge (Action: Bridge, ConfBridge moves)
-    goto_from_bridge: bool = False
+    goto_from_bridge: str = ""  # "redirect" | "transfer": how a bridged channel was moved (first Newexten differs)
     waiter: asyncio.Future | None = None
     waiter_digits: bool = False
     dtmf_buffer: list[str] = field(default_factory=list)

@@ -399,13 +399,12 @@ class Pbx:
             self.destroy(chan)
 
     def hangup_action(self, chan: Channel, cause: int | None) -> None:
-        """AMI Hangup: HangupRequest with the cause; the channel's app stops."""
+        """AMI Hangup: ast_softhangup_nolock (no event of its own); the cause is kept if one was given."""
         if chan.hungup:
             return
-        c = 16 if cause is None else cause
-        chan.hangup_cause = c
+        if cause is not None and cause > 0:
+            chan.hangup_cause = cause
         chan.hangup_by = chan.hangup_by or "ami"
-        self.chan_event("HangupRequest", P_CALL, chan, (("Cause", str(c)),))
         chan.soft_hangup = True
         chan.wake(WakeReason.HANGUP)
         if chan.task is None:
@@ -507,9 +506,15 @@ class Pbx:
             app_key = step.app.lower()
             chan.application = step.app
             chan.appdata = data
-            if chan.goto_from_bridge:
-                # After a bridged channel is moved, Asterisk never reports the first application run.
-                chan.goto_from_bridge = False
+            if chan.goto_from_bridge == "redirect":
+                # A Redirect of a bridged channel: Asterisk never reports the first application run.
+                chan.goto_from_bridge = ""
+            elif chan.goto_from_bridge == "transfer":
+                # After a blind transfer the first Newexten still names the old application and its data.
+                chan.goto_from_bridge = ""
+                self.chan_event("Newexten", P_DIALPLAN, chan, (
+                    ("Extension", chan.exten), ("Application", chan.last_app or step.app),
+                    ("AppData", chan.last_appdata)))
             else:
                 self.chan_event("Newexten", P_DIALPLAN, chan, (
                     ("Extension", chan.exten), ("Application", step.app), ("AppData", data)))
@@ -532,10 +537,10 @@ class Pbx:
                 break
             chan.priority += 1
 
-    def async_goto(self, chan: Channel, context: str, exten: str, priority: int) -> None:
+    def async_goto(self, chan: Channel, context: str, exten: str, priority: int, how: str = "redirect") -> None:
         """Redirect: the current application stops and the dialplan restarts there."""
         if chan.bridge is not None:
-            chan.goto_from_bridge = True
+            chan.goto_from_bridge = how
         chan.pending_goto = (context, exten, priority)
         chan.wake(WakeReason.REDIRECT)
         if chan.bridge is not None and chan.task is not None and not chan.run_dialplan:

@@ -34,13 +34,16 @@ def install(sim: "PbxSimulator") -> None:
             return
         s.respond(aid, "Success", [("Message", "Transfer succeeded")])
         transferee: Channel = peers[0]
+        pbx.chan_event("Unhold", P_CALL, chan)
+        pbx.set_var(chan, "BLINDTRANSFER", transferee.name)
+        pbx.set_var(transferee, "BLINDTRANSFER", chan.name)
         h = [("Result", "Success")]
         h.extend(chan.headers("Transferer"))
         h.extend(transferee.headers("Transferee"))
         h.extend(bridge.headers())
         h.extend([("IsExternal", "Yes"), ("Context", ctx), ("Extension", exten)])
         pbx.emit("BlindTransfer", P_CALL, h)
-        pbx.async_goto(transferee, ctx, exten, 1)
+        pbx.async_goto(transferee, ctx, exten, 1, how="transfer")
         sim.ensure_pbx(transferee)
         # the transferer's phone is released
         chan.hangup_cause = 16

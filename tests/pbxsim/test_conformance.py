@@ -35,7 +35,8 @@ KNOWN_DIFFERENCES = {
     "Queue() application": "not in the shipped dialplan: no QueueCallerJoin/AgentCalled/AgentConnect events",
     "Atxfer": "consultation target is a Local channel running hotline-outbound; DTMF feature digits are "
               "injected as DTMFEnd exactly as captured, but DurationMs is a constant",
-    "Hangup action on a PJSIP channel": "HangupRequest with the Cause (not captured for PJSIP in the corpus)",
+    "Hangup action": "no event of its own (ast_softhangup_nolock, as in getvar_setvar); only a Local ;1 was "
+                     "hung up that way in the corpus, so the PJSIP case follows Asterisk's source, not a capture",
     "agi_threadid": "a stable fake number per channel",
 }
 NOISE = {"RTCPSent", "RTCPReceived", "ChallengeSent", "PeerStatus", "ContactStatus", "DeviceStateChange"}

@@ -411,3 +411,20 @@ async def test_audiosocket_framing(sim, ami):
     assert all(len(f.payload) == 320 for f in audio_frames)
     assert [f.payload for f in got if f.kind == 0x03] == [b"5"]
     await ami.event("Hangup", Channel=ch)
+
+
+async def test_blind_transfer_events_as_captured(sim, ami):
+    call, ch, agent = await _bridged_call(sim, ami, seat="8033")
+    r = await ami.action("BlindTransfer", {"Channel": agent, "Context": "hotline-outbound", "Exten": "12319"})
+    assert r.get("Message") == "Transfer succeeded"
+    await ami.event("BlindTransfer")
+    names = [(m.name, m.get("Channel"), m.get("Variable")) for m in ami.messages
+             if m.kind == "Event" and m.name in ("Unhold", "VarSet", "BlindTransfer")
+             and (m.name != "VarSet" or m.get("Variable") == "BLINDTRANSFER")]
+    assert names[-4:] == [("Unhold", agent, None), ("VarSet", agent, "BLINDTRANSFER"),
+                          ("VarSet", ch, "BLINDTRANSFER"), ("BlindTransfer", None, None)]
+    first = await ami.event("Newexten", Channel=ch, Context="hotline-outbound")
+    # the first Newexten at the new place still names the old application (as Asterisk does)
+    assert (first["Priority"], first["Application"], first["AppData"]) == ("1", "AGI", "agi:async")
+    sim.hangup(call)
+    await call.wait(5)
