@@ -284,6 +284,8 @@ class AmiClient:
         s = self._stats
         s.connected = self.connected
         s.queue_depth = self._queue_len
+        if self._rate_t0 and time.monotonic() - self._rate_t0 > 2.0:
+            s.events_per_second = 0.0  # nothing read lately
         fs = self._framing_done
         cur = self._protocol.framer.stats if self._protocol is not None else FramingStats()
         s.bytes_in = fs.bytes_in + cur.bytes_in

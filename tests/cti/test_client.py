@@ -319,3 +319,24 @@ async def test_list_action_error_timeout_and_wait_connected(servers, clients) ->
     await wait_until(lambda: not client.connected, what="link down")
     await client.wait_connected(timeout=20)
     assert client.stats.reconnects == 1
+
+
+@pytest.mark.live
+async def test_live_asterisk_smoke() -> None:
+    """Opt-in: HOTLINE_LIVE_AMI=host:port (and HOTLINE_LIVE_AMI_SECRET) against a real Asterisk."""
+    import os
+
+    target = os.environ.get("HOTLINE_LIVE_AMI")
+    if not target:
+        pytest.skip("HOTLINE_LIVE_AMI not set")
+    host, _, port = target.rpartition(":")
+    client = AmiClient(fast_settings(int(port), host=host, secret=os.environ.get("HOTLINE_LIVE_AMI_SECRET", "ivrsecret")))
+    try:
+        await client.start(timeout=10)
+        assert (await client.action("Ping"))["Ping"] == "Pong"
+        chans = await client.list_action("CoreShowChannels")
+        assert all(m.name == "CoreShowChannel" for m in chans)
+        with pytest.raises(AmiActionError):
+            await client.action("Getvar", {"Channel": "PJSIP/none-00000000", "Variable": "X"})
+    finally:
+        await client.stop()
