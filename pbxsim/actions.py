@@ -387,8 +387,9 @@ class ActionHandler:
                 return
         ctx = req.get("Context") or c.context
         exten = req.get("Exten") or c.exten
-        prio_txt = req.get("Priority") or "1"
-        prio = self.pbx.dialplan.resolve_label(ctx, exten, prio_txt)
+        prio_txt = (req.get("Priority") or "1").strip()
+        # a numeric priority is not checked (an unknown extension hangs the channel up, as in Asterisk)
+        prio = int(prio_txt) if prio_txt.isdigit() else self.pbx.dialplan.resolve_label(ctx, exten, prio_txt)
         if prio is None:
             s.respond(aid, "Error", [("Message", "Invalid priority")])
             return
@@ -397,7 +398,8 @@ class ActionHandler:
         if extra is not None:
             ectx = req.get("ExtraContext") or ctx
             eexten = req.get("ExtraExten") or exten
-            eprio = self.pbx.dialplan.resolve_label(ectx, eexten, req.get("ExtraPriority") or prio_txt) or 1
+            ep_txt = (req.get("ExtraPriority") or prio_txt).strip()
+            eprio = int(ep_txt) if ep_txt.isdigit() else (self.pbx.dialplan.resolve_label(ectx, eexten, ep_txt) or 1)
             self.pbx.async_goto(extra, ectx, eexten, eprio)
             self.sim.ensure_pbx(extra)
             s.respond(aid, "Success", [("Message", "Dual Redirect successful")])

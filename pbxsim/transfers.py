@@ -111,9 +111,9 @@ class AttendedTransfer:
         resource = f"{self.exten}@{self.context}"
         n1, n2 = pbx.registry.next_local(resource)
         one = pbx.new_channel("Local", resource, context=self.context, exten=self.exten, name=n1,
-                              caller_num=t.caller_num, caller_name=t.caller_name, linkedid=t.linkedid)
+                              linkedid=t.linkedid)
         two = pbx.new_channel("Local", resource, context=self.context, exten=self.exten, name=n2, state=4,
-                              caller_num=t.caller_num, caller_name=t.caller_name, linkedid=t.linkedid)
+                              linkedid=t.linkedid)
         one.local_peer, two.local_peer = two, one
         self.one, self.two = one, two
         pbx.set_var(one, "TRANSFERERNAME", t.name)
