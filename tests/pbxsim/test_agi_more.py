@@ -173,3 +173,40 @@ async def test_audiosocket_caller_hangup_is_plain_eof(sim, ami, tmp_path):
     loud = [f for f in frames[1:] if max(abs(int.from_bytes(f.payload[i:i + 2], "little", signed=True))
                                          for i in range(0, 320, 2)) > 1000]
     assert loud  # the caller's speech is in the frames
+
+
+async def test_audiosocket_through_the_shipped_dialplan(sim, ami, tmp_path):
+    speech = tmp_path / "s.wav"
+    audio.write_wav(speech, audio.tone(1.0, 350, 9000))
+    got = []
+    done = asyncio.Event()
+
+    async def server(reader, writer):
+        dec = FrameDecoder()
+        try:
+            while True:
+                data = await reader.read(4096)
+                if not data:
+                    break
+                got.extend(dec.feed(data))
+                if sum(1 for f in got if f.kind == 0x10) == 30:
+                    writer.write(encode_frame(0x00))  # the server ends the session
+        except ConnectionResetError:
+            pass
+        done.set()
+
+    srv = await asyncio.start_server(server, "127.0.0.1", 0)
+    sim.pbx.globals["HOTLINE_AUDIOSOCKET"] = f"127.0.0.1:{srv.sockets[0].getsockname()[1]}"
+    call = await sim.place_call(CallerScript(speech_wav=speech))
+    ch = call.channel.name
+    await ami.event("AsyncAGIStart", Channel=ch)
+    uid = "3cad5cf8-20f1-4e01-ad5f-60e6b6e2a6da"
+    await ami.action("Redirect", {"Channel": ch, "Context": "hotline-asr", "Exten": uid, "Priority": "1"})
+    await asyncio.wait_for(done.wait(), 10)
+    srv.close()
+    assert got[0].kind == 0x01 and str(got[0].uuid) == uid
+    assert {len(f.payload) for f in got[1:]} == {320}
+    # 0x00 from the server: AudioSocket() returns and the dialplan continues to Hangup()
+    await ami.event("Newexten", Channel=ch, Context="hotline-asr", Application="Hangup")
+    out = await call.wait(5)
+    assert out.hung_up_by == "pbx"
