@@ -161,10 +161,10 @@ async function loadVersions() {
         el(
           "td",
           { class: "actions" },
-          el("button", { type: "button", class: "small", title: "与编辑器内容对比 · diff against the editor", onclick: () => diffAgainst(v.version) }, "对比"),
+          el("button", { type: "button", class: "small", title: "与编辑器内容对比 · diff against the editor", onclick: () => diffAgainst(v.version) }, "对比", el("small", {}, "Diff")),
           v.is_active || !admin
             ? null
-            : el("button", { type: "button", class: "small rollback", "data-version": v.version, onclick: () => rollback(v.version) }, "回滚"),
+            : el("button", { type: "button", class: "small rollback", "data-version": v.version, onclick: () => rollback(v.version) }, "回滚", el("small", {}, "Roll back")),
         ),
       ),
     ),
