@@ -20,6 +20,16 @@ every part that misbehaves against a real Asterisk replaced:
   socket read) to one supervised consumer task that calls subscribers in order;
   the reader never blocks or awaits, a full queue drops and counts, a raising
   handler is logged (once per handler) and counted and the others still run.
+  The reader only frames and matches responses (and, while a list action is
+  pending, its item events); events cross the queue as raw blocks and the
+  consumer parses each one right before dispatching it, which keeps the
+  ingest hot path cache-friendly (see bench/ami_ingest.py);
+* Asterisk's ``Shutdown`` event closes the link at once (it restarts or stops);
+  the reconnect loop takes over.
+
+Hooks: :meth:`AmiClient.on_connect` coroutines run as supervised tasks after
+every login (resync); :meth:`AmiClient.on_disconnect` callables run when a
+logged-in link is lost; pending actions then fail with AmiNotConnected.
 
 Thread safety: every method must be called on the client's event loop. From
 another thread use :meth:`AmiClient.call_soon_threadsafe_action`, or
