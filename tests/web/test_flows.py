@@ -187,3 +187,28 @@ def test_a_supervisor_can_read_but_not_change(live_server: LiveServer, page: Any
     page.click("#btn-validate")
     expect(page.locator("#status")).to_contain_text("Valid")
     expect(page.locator("#errors li.ok")).to_have_count(1)
+
+
+def test_switching_flows_asks_before_dropping_edits(live_server: LiveServer, page: Any) -> None:
+    text = open_editor(page, live_server)
+    edited = text.replace(MAIN_FROM, V1_TO, 1)
+    set_text(page, edited)
+    page.click("#flow-list li[data-flow='survey'] a")
+    page.wait_for_selector("#confirm[open]")
+    page.click("#confirm-cancel")
+    assert page.input_value("#yaml") == edited and page.inner_text("#flow-name") == "main"
+    # Ctrl+S keeps the edit as the draft; the live flow is untouched
+    page.focus("#yaml")
+    page.keyboard.press("Control+s")
+    expect(page.locator("#status")).to_contain_text("Draft saved")
+    assert live_main(live_server).text == text
+    expect(page.locator("#flow-list li[data-flow='main'] .badge.draft")).to_have_count(1)
+    page.click("#flow-list li[data-flow='survey'] a")  # saved: no question
+    expect(page.locator("#flow-name")).to_have_text("survey")
+    survey = live_server.call_soon(lambda: flows(live_server).registry.current.flows["survey"].text)
+    assert page.input_value("#yaml") == survey
+    # back to main: the saved draft is what the editor shows
+    page.click("#flow-list li[data-flow='main'] a")
+    expect(page.locator("#flow-name")).to_have_text("main")
+    expect(page.locator("#draft-note")).to_be_visible()
+    assert page.input_value("#yaml") == edited

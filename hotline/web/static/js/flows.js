@@ -96,7 +96,7 @@ async function loadList() {
         { "data-flow": f.name, class: f.name === state.name ? "active" : null },
         el(
           "a",
-          { href: `#${f.name}`, onclick: (ev) => (ev.preventDefault(), openFlow(f.name)) },
+          { href: `#${f.name}`, onclick: (ev) => (ev.preventDefault(), switchFlow(f.name)) },
           el("strong", {}, f.name),
           el("span", { class: "muted" }, f.description || ""),
           el(
@@ -110,6 +110,17 @@ async function loadList() {
       ),
     ),
   );
+}
+
+/** Open another flow, after asking whether to drop unsaved edits. */
+async function switchFlow(name) {
+  if (name === state.name) return;
+  if (editor.value !== state.savedText && !(await confirmBox(`放弃对 ${state.name} 未保存的修改？\nDiscard the unsaved changes to ${state.name}?`))) return;
+  try {
+    await openFlow(name);
+  } catch (err) {
+    fail("载入 Load", err);
+  }
 }
 
 async function openFlow(name, { keepStatus = false } = {}) {
@@ -425,6 +436,17 @@ $("btn-revert").addEventListener("click", () => {
   markDirty();
 });
 $("btn-publish").addEventListener("click", publish);
+// Ctrl+S saves the draft, Ctrl+Enter validates.
+$("yaml").addEventListener("keydown", (event) => {
+  if (!(event.ctrlKey || event.metaKey)) return;
+  if (event.key === "s" && !$("btn-save").disabled) {
+    event.preventDefault();
+    saveDraft();
+  } else if (event.key === "Enter") {
+    event.preventDefault();
+    validate();
+  }
+});
 $("btn-diff").addEventListener("click", showDiff);
 $("diagram-fit").addEventListener("change", (ev) => $("diagram").classList.toggle("fit", ev.target.checked));
 $("sim-form").addEventListener("submit", simulate);
