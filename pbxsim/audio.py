@@ -78,8 +78,11 @@ def wav_bytes(pcm: bytes, rate: int = RATE) -> bytes:
 
 
 def write_wav(path: Path, pcm: bytes, rate: int = RATE) -> None:
+    """Write atomically: readers never see a half-written recording."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(wav_bytes(pcm, rate))
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(wav_bytes(pcm, rate))
+    tmp.replace(path)
 
 
 def mix(a: bytes, b: bytes) -> bytes:
