@@ -46,7 +46,7 @@ def serve(
 @app.command()
 def demo(
     port: int = typer.Option(8345, help="HTTP port for the agent desktop, wallboard and flow editor"),
-    calls_per_minute: float = typer.Option(20.0, help="Simulated callers per minute"),
+    calls_per_minute: float = typer.Option(6.0, help="Simulated callers per minute"),
     agents: int = typer.Option(8, help="Simulated agents logged in"),
     duration: Optional[float] = typer.Option(None, help="Stop after this many seconds (default: run until Ctrl-C)"),
     speed: float = typer.Option(1.0, help="Simulated clock speed (prompts, rings, talk time)"),
