@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from . import audio
 from .channels import UP, Channel, WakeReason
-from .engine import P_AGI, P_DIALPLAN
+from .engine import P_AGI
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import Pbx
@@ -324,7 +324,7 @@ class AgiSession:
     async def _play(self, name: str, escape: str, offset: int = 0) -> tuple[str, str, int]:
         """Play a prompt: ("done"|"digit"|"hangup"|"redirect", digit, endpos in samples)."""
         pbx, chan = self.pbx, self.chan
-        seconds = audio.prompt_seconds(pbx.config.sounds_dir, name, pbx.config.default_prompt_seconds)
+        seconds = pbx.audio_cache.prompt_seconds(name)
         total = int(seconds * audio.RATE)
         start = pbx.clock.now()
         while True:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import Awaitable, Callable
 
-from . import audio
-from .channels import DOWN, RING, RINGING, UP, Channel, WakeReason
+from .channels import RINGING, UP, Channel, WakeReason
 from .dialplan import parse_goto_target, split_args
 from .engine import GOTO, P_CALL, Endpoint, Pbx
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 
 App = Callable[[Channel, str], Awaitable[int]]
 
@@ -120,7 +116,7 @@ class Apps:
         files = args[0].split("&") if args else []
         pbx = self.pbx
         for f in files:
-            seconds = audio.prompt_seconds(pbx.config.sounds_dir, f, pbx.config.default_prompt_seconds)
+            seconds = pbx.audio_cache.prompt_seconds(f)
             start = pbx.clock.now()
             while True:
                 left = seconds - (pbx.clock.now() - start)

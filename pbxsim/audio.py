@@ -7,7 +7,6 @@ import math
 import struct
 import wave
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 RATE = 8000
@@ -16,13 +15,7 @@ FRAME_BYTES = FRAME_SAMPLES * 2
 
 
 def read_wav_pcm(path: Path) -> bytes:
-    """Read a WAV as 8 kHz mono s16le (cached: thousands of scripted callers share a few speech files)."""
-    st = Path(path).stat()
-    return _read_wav_pcm(str(path), st.st_mtime_ns, st.st_size)
-
-
-@lru_cache(maxsize=256)
-def _read_wav_pcm(path: str, _mtime: int, _size: int) -> bytes:
+    """Read a WAV as 8 kHz mono s16le (down-mixes and resamples naively if needed)."""
     with wave.open(str(path), "rb") as w:
         ch, width, rate, n = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
         raw = w.readframes(n)
@@ -39,7 +32,6 @@ def _read_wav_pcm(path: str, _mtime: int, _size: int) -> bytes:
     return samples.tobytes()
 
 
-@lru_cache(maxsize=512)
 def wav_seconds(path: str) -> float | None:
     try:
         with wave.open(path, "rb") as w:
@@ -48,15 +40,38 @@ def wav_seconds(path: str) -> float | None:
         return None
 
 
-def prompt_seconds(sounds_dir: Path | None, name: str, default: float) -> float:
-    """Length of a prompt ``name`` (``hello-world``, ``zh/welcome``) from ``<sounds_dir>/<name>.wav``."""
-    if sounds_dir is None or not name:
-        return default
-    for cand in (name if name.endswith(".wav") else name + ".wav",):
-        s = wav_seconds(str(Path(sounds_dir) / cand))
-        if s is not None:
-            return s
-    return default
+@dataclass
+class AudioCache:
+    """Per-simulator cache of prompt lengths and speech files (read once, shared by every call)."""
+
+    sounds_dir: Path | None = None
+    default_seconds: float = 2.0
+    _lengths: dict[str, float | None] = field(default_factory=dict)
+    _pcm: dict[tuple[str, int, int], bytes] = field(default_factory=dict)
+
+    def prompt_seconds(self, name: str) -> float:
+        """Length of a prompt ``name`` (``hello-world``, ``zh/welcome``) from ``<sounds_dir>/<name>.wav``."""
+        if self.sounds_dir is None or not name:
+            return self.default_seconds
+        if name not in self._lengths:
+            cand = name if name.endswith(".wav") else name + ".wav"
+            self._lengths[name] = wav_seconds(str(Path(self.sounds_dir) / cand))
+        s = self._lengths[name]
+        return self.default_seconds if s is None else s
+
+    def pcm(self, path: Path) -> bytes:
+        st = Path(path).stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        data = self._pcm.get(key)
+        if data is None:
+            data = read_wav_pcm(Path(path))
+            if len(self._pcm) > 256:
+                self._pcm.clear()
+            self._pcm[key] = data
+        return data
+
+    def source(self, path: Path | None) -> "AudioSource":
+        return AudioSource(self.pcm(path)) if path is not None else AudioSource()
 
 
 def tone(seconds: float, freq: float = 440.0, amplitude: int = 6000) -> bytes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
 
 from .channels import (
@@ -24,6 +24,7 @@ from .channels import (
     WakeReason,
     new_bridge_id,
 )
+from .audio import AudioCache
 from .clock import SimClock
 from .config import AgentBehaviour, SimConfig, TrunkBehaviour
 from .dialplan import Dialplan, Substituter
@@ -99,6 +100,7 @@ class Pbx:
         self.sinks: list[EventSink] = []
         self.listeners: list[Callable[[str, Headers], None]] = []
         self.metrics = Metrics()
+        self._audio_cache = AudioCache(config.sounds_dir)
         self.agents: dict[str, AgentBehaviour] = dict(config.agents)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.rng = random.Random()
@@ -114,6 +116,14 @@ class Pbx:
         self.on_state_change: list[Callable[[Channel], None]] = []
         self._dev_counts: dict[str, list[int]] = {}  # endpoint -> [channels, ringing, up]
         self._dev_state: dict[str, str] = {}
+
+    @property
+    def audio_cache(self) -> AudioCache:
+        """Prompt lengths and speech files; follows later changes to the config's sounds_dir/default length."""
+        c = self._audio_cache
+        c.sounds_dir = self.config.sounds_dir
+        c.default_seconds = self.config.default_prompt_seconds
+        return c
 
     # -- events -----------------------------------------------------------
     def emit(self, name: str, privilege: str | None, headers: Headers) -> None:
@@ -645,9 +655,7 @@ class Pbx:
     def attach_far_end_audio(self, chan: Channel, ep: Endpoint) -> None:
         """What the seat says (AgentBehaviour.speech_wav), for MixMonitor and AudioSocket."""
         if ep.kind == "agent" and ep.agent is not None and ep.agent.speech_wav is not None:
-            from .audio import AudioSource
-
-            chan.audio = AudioSource.from_wav(ep.agent.speech_wav)
+            chan.audio = self.audio_cache.source(ep.agent.speech_wav)
 
     def endpoint_callerid(self, ep: Endpoint) -> tuple[str, str]:
         if ep.kind == "agent":

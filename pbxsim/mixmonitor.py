@@ -33,7 +33,7 @@ def _party_pcm(sim: "PbxSimulator", chan: Channel, seconds: float, freq: float) 
     if src is None or not src.pcm:
         b = sim.pbx.agent_behaviour(chan.endpoint) if chan.endpoint != "trunk" else None
         if b is not None and b.speech_wav is not None:
-            src = audio.AudioSource.from_wav(b.speech_wav)
+            src = sim.pbx.audio_cache.source(b.speech_wav)
     n = int(seconds * audio.RATE) * 2
     if src is not None and src.pcm:
         pcm = src.pcm[:n]

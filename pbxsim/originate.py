@@ -9,14 +9,10 @@ string in ``Channel`` and has ``Uniqueid: <unknown>`` unless ``ChannelId`` was g
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .apps import Apps
 from .channels import DOWN, RING, UP, Channel, WakeReason
 from .engine import P_CALL, P_DIALPLAN, Pbx
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 
 
 def parse_callerid(text: str | None) -> tuple[str, str] | None:

@@ -17,7 +17,6 @@ from typing import Any, Callable
 from .actions import ActionHandler
 from .agi import AgiSession
 from .apps import Apps
-from .audio import AudioSource
 from .callers import CallerScript, SimCall
 from .channels import RING, Channel
 from .clock import SimClock
@@ -155,7 +154,7 @@ class PbxSimulator:
         chan.dnid = script.dnis
         chan.call = call
         call.channel = chan
-        chan.audio = AudioSource.from_wav(script.speech_wav)
+        chan.audio = pbx.audio_cache.source(script.speech_wav)
         chan.on_hangup.append(lambda c: call.finish(pbx, c))
         pbx.metrics.calls_placed += 1
         self.calls.append(call)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from pbxsim.callers import CallerScript
 from pbxsim.config import AgentBehaviour
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pbxsim.callers import CallerScript
 from pbxsim.config import AgentBehaviour, TrunkBehaviour
 
-from .test_core import _bridged_call, _ivr_call
+from .test_core import _bridged_call
 
 
 async def test_queue_members_status_summary(sim, ami):
