@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from cti.ami.client import AmiClient
-from cti.ami.errors import AmiActionError
+from cti.ami.errors import AmiActionError, AmiNotConnected
 from cti.ami.protocol import Message
 
 from .conftest import fast_settings, wait_until
@@ -96,3 +96,77 @@ async def test_drive_captured_actions(name: str, servers, clients) -> None:
     await client.stop()
     assert not client.connected
     assert srv.errors == []
+
+
+ALL = [trace_name(p) for p in received_files()]
+
+
+@pytest.mark.parametrize("name", ALL)
+async def test_every_capture_streamed_into_the_client(name: str, clients) -> None:
+    """The whole capture, in random pieces, after the login: every event reaches a subscriber."""
+    import asyncio
+
+    from cti.ami.protocol import Framer
+
+    from .tracefixtures import ASTERISK, canned_response, raw_event_counts
+
+    data = (ASTERISK / name / "received.ami").read_bytes()
+    banner, _, body = data.partition(b"\r\n")
+    first, _, rest = body.partition(b"\r\n\r\n")
+    login_ok = b"Message: Authentication accepted" in first
+    rng = random.Random(name)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(banner + b"\r\n")
+        req = await reader.readuntil(b"\r\n\r\n")
+        aid = [ln for ln in req.split(b"\r\n") if ln.startswith(b"ActionID: ")][0]
+        lines = [aid if ln.startswith(b"ActionID: ") else ln for ln in first.split(b"\r\n")]
+        writer.write(b"\r\n".join(lines) + b"\r\n\r\n")
+        if not login_ok:
+            writer.close()
+            return
+        pos = 0
+        while pos < len(rest):
+            n = rng.choice((1, 5, 100, 1400, 9000, 70000))
+            writer.write(rest[pos : pos + n])
+            pos += n
+            await writer.drain()
+        f = Framer(expect_banner=False)
+        while True:  # answer the client's Logoff (and anything else) like Asterisk would
+            chunk = await reader.read(65536)
+            if not chunk:
+                return
+            for m in f.feed(chunk):
+                reply, close = canned_response(m)
+                writer.write(reply)
+                if close:
+                    writer.close()
+                    return
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    client = AmiClient(fast_settings(server.sockets[0].getsockname()[1]), rng=random.Random(1))
+    clients.append(client)
+    seen: list[Message] = []
+    client.subscribe(seen.append)
+    try:
+        if not login_ok:
+            with pytest.raises(AmiNotConnected):
+                await client.start(timeout=0.5)
+            assert client.stats.login_failures >= 1
+            return
+        await client.start()
+        # every event before a Shutdown (Asterisk closes right after it; so do we)
+        want = raw_event_counts(banner + b"\r\n" + rest.split(b"Event: Shutdown\r\n")[0])
+        if b"Event: Shutdown\r\n" in rest:
+            want["Shutdown"] = want.get("Shutdown", 0) + 1
+        total = sum(want.values())
+        await wait_until(lambda: len(seen) >= total, what=f"{total} events")
+        assert Counter(m.name for m in seen) == Counter(want)
+        st = client.stats
+        assert st.decode_errors == 0 and st.malformed == 0 and st.dropped == 0
+        names = [m.get("CallerIDName") for m in seen]
+        if name == "ami/chinese_callerid":
+            assert "张三" in names
+    finally:
+        await client.stop()
+        server.close()
