@@ -552,10 +552,7 @@ class Pbx:
         if chan.bridge is not None:
             chan.goto_from_bridge = how
         chan.pending_goto = (context, exten, priority)
-        chan.wake(WakeReason.REDIRECT)
-        if chan.bridge is not None and chan.task is not None and not chan.run_dialplan:
-            # a dialled leg with no pbx: start one at the target after it leaves the bridge
-            pass
+        chan.wake(WakeReason.REDIRECT)  # a dialled leg with no dialplan starts one there (see start_driver)
 
     # -- bridges ----------------------------------------------------------------------------
     def bridge_create(self, kind: str = "basic", technology: str = "simple_bridge", name: str = "<unknown>",
@@ -662,33 +659,6 @@ class Pbx:
             name = (ep.agent.name if ep.agent and ep.agent.name else f"Agent {ep.resource}")
             return ep.resource, name
         return "<unknown>", "<unknown>"
-
-    async def ring_outcome(self, ep: Endpoint, timeout: float | None, chan: Channel) -> str:
-        """Play the far end's part: ``answer``, ``busy``, ``congestion``, ``noanswer``, ``hangup``/``cancel``."""
-        mode: str
-        delay: float
-        if ep.kind == "agent" and ep.agent is not None:
-            mode, delay = ep.agent.mode, ep.agent.answer_after
-        elif ep.kind == "trunk" and ep.trunk is not None:
-            mode, delay = ep.trunk.mode, ep.trunk.answer_after
-        else:
-            return "chanunavail"
-        if mode == "busy":
-            await self.clock.sleep(0.01)
-            return "busy"
-        if mode == "congestion":
-            await self.clock.sleep(0.01)
-            return "congestion"
-        self.set_state(chan, RINGING)
-        if mode in ("ring", "never"):
-            delay = float("inf")
-        if timeout is not None and timeout < delay:
-            reason, _ = await self.wait(chan, timeout)
-            return "cancel" if reason == WakeReason.HANGUP else "noanswer"
-        reason, _ = await self.wait(chan, None if delay == float("inf") else delay)
-        if reason == WakeReason.HANGUP:
-            return "cancel"
-        return "answer"
 
     def talk_time_of(self, ep: Endpoint) -> float | None:
         if ep.kind == "agent" and ep.agent is not None:
