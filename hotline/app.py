@@ -163,14 +163,9 @@ def _routers() -> list[Any]:
     from ivr.http import router as flows_router
     from router.http import router as router_router
 
-    out = [flows_router, router_router]
-    try:
-        from hotline.web.pages import router as pages_router
-    except ModuleNotFoundError:
-        pass
-    else:
-        out.append(pages_router)
-    return out
+    from hotline.web.pages import router as pages_router
+
+    return [pages_router, flows_router, router_router]
 
 
 def _safe_url(url: str) -> str:
