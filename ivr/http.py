@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from hotline.api.deps import CurrentUser, DbSession, require_roles
-from ivr.loader import FlowError, parse_yaml
+from ivr.loader import FlowError
 from ivr.validate import parse_flow
 from ivr.versions import FlowNotFound, FlowService, PublishRejected, VersionInfo
 
@@ -215,5 +215,3 @@ async def rollback_flow(name: str, body: RollbackIn, flows: Flows, session: DbSe
     except PublishRejected as exc:
         return _rejected(exc)
 
-
-__all__ = ["router", "graph", "get_flow_service", "parse_yaml"]

@@ -18,6 +18,7 @@ Across files: hotlines.yaml entries must name existing flows, nodes, skills.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -49,8 +50,6 @@ from ivr.schema import (
     Skill,
     TransferNode,
 )
-
-import re
 
 CATALOG_FILES = ("prompts.yaml", "hotlines.yaml", "skills.yaml", "holidays.yaml")
 _NAME = re.compile(NAME_RE)

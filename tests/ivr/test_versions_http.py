@@ -204,3 +204,31 @@ async def test_http_publish_without_draft_is_404(env: ApiEnv) -> None:
     assert "no draft" in r.json()["detail"]
 
 
+
+
+async def test_publish_a_new_flow_and_link_to_it(sqlite_db: Database, service: FlowService) -> None:
+    new = "name: tax\nstart: bye\nnodes:\n  bye:\n    type: hangup\n    prompt: goodbye\n"
+    async with sqlite_db.session() as s:
+        info = await service.publish(s, "tax", new, "a1")
+        assert info.version == 1
+        linked = service.live_texts()["after_hours"].replace("    flow: main\n    node: callback_number_menu",
+                                                            "    flow: tax")
+        assert linked != service.live_texts()["after_hours"]
+        assert (await service.publish(s, "after_hours", linked, "a1")).version == 1
+    assert set(service.registry.current.flows) == {"main", "after_hours", "survey", "tax"}
+
+
+async def test_http_draft_listing_and_view(env: ApiEnv, service: FlowService) -> None:
+    adm = await env.auth_headers("admin")
+    bad = service.live_texts()["survey"].replace("next: bye", "next: by")
+    r = await env.client.put("/api/flows/survey/draft", json={"yaml": bad}, headers=adm)
+    assert r.json()["ok"] is False  # an invalid draft is kept, with its errors
+    assert r.json()["errors"][0]["message"] == "node 'rate': unknown target 'by'"
+    listing = {f["name"]: f for f in (await env.client.get("/api/flows", headers=adm)).json()}
+    assert listing["survey"]["has_draft"] and not listing["main"]["has_draft"]
+    r = await env.client.get("/api/flows/survey", params={"version": "draft"}, headers=adm)
+    assert r.json()["yaml"] == bad
+    assert {"source": "rate", "target": "by", "event": "next"} in r.json()["edges"]
+    r = await env.client.post("/api/flows/survey/publish", json={}, headers=adm)
+    assert r.status_code == 422
+    assert service.registry.current.flows["survey"].version is None
