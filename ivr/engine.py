@@ -551,7 +551,8 @@ class FlowSession:
         self._event("enqueue", {"skill": node.skill, "priority": node.priority})
         fut = handle.outcome
         start = clock.monotonic()
-        due = [start for _ in node.announcements]
+        # the first announcement at once, each other one after its own interval
+        due = [start if i == 0 else start + a.every for i, a in enumerate(node.announcements)]
         offered = False
         try:
             while not fut.done():
