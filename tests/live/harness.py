@@ -33,6 +33,15 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY_DIALPLAN = REPO / "deploy" / "asterisk" / "extensions.conf"
 LIVE_DIALPLAN = Path(__file__).resolve().parent / "asterisk" / "extensions_live.conf"
 PROMPTS = REPO / "flows" / "prompts"
+DEPLOY_QUEUES = REPO / "deploy" / "asterisk" / "queues.conf"
+
+
+def shipped_queues() -> tuple[str, ...]:
+    """Queue names of deploy/asterisk/queues.conf (every section but [general])."""
+    import re
+
+    names = re.findall(r"^\[([^\]]+)\]", DEPLOY_QUEUES.read_text(), re.M)
+    return tuple(n for n in names if n != "general")
 
 # The manager.conf user the product ships (deploy/asterisk/manager.conf) and the secret
 # docker-compose.yml substitutes when HOTLINE_AMI_SECRET is not set.
@@ -273,6 +282,7 @@ async def open_sim_rig(tmp: Path, settings: AmiSettings) -> Rig:
     cfg = SimConfig(
         port=0, speed=1.0, username=settings.username, secret=settings.secret,
         dialplan_path=combined_dialplan(tmp), sounds_dir=sounds, recordings_dir=tmp / "rec",
+        queues=shipped_queues(),
     )
     sim = PbxSimulator(cfg)
     await sim.start()

@@ -231,10 +231,11 @@ async def test_hangup_mid_command(asterisk: Rig, pbxsim: Rig, record_diff) -> No
             r["after"] = "accepted"
         except AgiHangup:
             r["after"] = "AgiHangup"
+        await rig.quiet()
+        await rig.settle(0.2)
         seq = [e.name for e in rig.since(m) if e.get("Channel") == sess.channel
                and e.name in ("AsyncAGIExec", "AsyncAGIEnd", "SoftHangupRequest", "HangupRequest", "Hangup")]
         r["sequence"] = seq
-        await rig.quiet()
         r["pending_commands"] = rig.agi.pending_commands
         return r
 
@@ -557,3 +558,119 @@ async def test_mixmonitor_start_stop(asterisk: Rig, pbxsim: Rig, record_diff) ->
         if kind == "pbxsim" or local:
             assert r["file_written"], (kind, r)
     assert not diff["relied"], diff
+
+
+# ---------------------------------------------------------------------------
+async def test_blind_transfer_of_bridged_caller(asterisk: Rig, pbxsim: Rig, record_diff) -> None:
+    """CallControl.blind_transfer: BlindTransfer on the agent leg sends the caller to the target."""
+
+    async def scenario(rig: Rig) -> dict[str, Any]:
+        sess, outer = await rig.inbound("12345")
+        call = rig.model.call_of(sess.channel)
+        agent = await rig.robot_agent("8003", call_id=call.call_id if call else None)
+        await rig.control.bridge(agent, sess.channel)
+        await rig.until(lambda: rig.model.is_bridged(sess.channel), what="bridged")
+        m = rig.mark()
+        out = await rig.control.blind_transfer(sess.channel, "hotline-hold", "park")
+        r: dict[str, Any] = {"kind": out.kind}
+        ne = await rig.event("Newexten", m, where=lambda e: e.get("Channel") == sess.channel
+                             and e.get("Context") == "hotline-hold")
+        r["caller_at"] = (ne.get("Context"), ne.get("Exten"))
+        bt = [e for e in rig.since(m) if e.name == "BlindTransfer"]
+        r["blind_transfer_event"] = [(e.get("Result"), e.get("Extension"), e.get("Context")) for e in bt]
+        await rig.settle(1.0)
+        ag = rig.model.resolve(agent)
+        r["agent_alive"] = ag is not None and ag.alive
+        r["caller_bridged"] = rig.model.is_bridged(sess.channel)
+        await rig.hangup_all()
+        await rig.quiet()
+        return r
+
+    a, s, diff = await run_both(asterisk, pbxsim, scenario, "blind_transfer", record_diff)
+    for r, kind in ((a, "asterisk"), (s, "pbxsim")):
+        assert r["kind"] == "blind" and r["caller_at"] == ("hotline-hold", "park"), (kind, r)
+        assert r["blind_transfer_event"] and r["blind_transfer_event"][0][0] == "Success", (kind, r)
+        assert not r["caller_bridged"], (kind, r)
+    assert not diff["relied"], diff
+
+
+async def test_three_way_conference_from_bridged_call(asterisk: Rig, pbxsim: Rig, record_diff) -> None:
+    """CallControl.conference_join: dual Redirect of a bridged caller + agent into hotline-conference."""
+    room = "4302"
+
+    async def scenario(rig: Rig) -> dict[str, Any]:
+        sess, outer = await rig.inbound("12345")
+        call = rig.model.call_of(sess.channel)
+        agent = await rig.robot_agent("8004", call_id=call.call_id if call else None)
+        await rig.control.bridge(agent, sess.channel)
+        await rig.until(lambda: rig.model.is_bridged(sess.channel), what="bridged")
+        m = rig.mark()
+        await rig.control.conference_join(room, sess.channel, extra_channel=agent)
+        joins = await rig.until(lambda: (lambda js: js if len(js) >= 2 else None)(
+            [e.get("Channel") for e in rig.since(m) if e.name == "ConfbridgeJoin"]), what="two ConfbridgeJoin")
+        r: dict[str, Any] = {"joined": sorted(j == sess.channel or j == agent for j in joins)}
+        guest = await rig.control.originate(f"Local/{room}@hotline-conference", application="Wait", data="3600",
+                                            caller_id='"Guest" <12333>', call_id=call.call_id if call else None,
+                                            ring_timeout=10)
+        r["guest"] = guest.outcome
+        await rig.until(lambda: len([e for e in rig.since(m) if e.name == "ConfbridgeJoin"]) >= 3, what="guest join")
+        rooms = await rig.control.conference_rooms()
+        r["rooms"] = [(x.name, x.parties) for x in rooms]
+        first_new = [e for e in rig.since(m) if e.name == "Newexten" and e.get("Channel") == sess.channel][:1]
+        r["first_newexten_after_redirect"] = [(e.get("Context"), e.get("Priority"), e.get("Application"))
+                                              for e in first_new]
+        await rig.hangup_all()
+        await rig.quiet()
+        return r
+
+    a, s, diff = await run_both(asterisk, pbxsim, scenario, "three_way_conference", record_diff)
+    for r, kind in ((a, "asterisk"), (s, "pbxsim")):
+        assert r["joined"] == [True, True] and r["guest"] == "answered", (kind, r)
+        assert r["rooms"] == [(room, 3)], (kind, r)
+    assert not diff["relied"], diff
+
+
+async def test_queue_membership(asterisk: Rig, pbxsim: Rig, record_diff) -> None:
+    """QueueAdd / QueuePause / QueueStatus / QueueRemove on the shipped queue (deploy/asterisk/queues.conf)."""
+    queue = "q-fallback"
+    member = "Local/8005@live-robot/n"
+    lists: dict[str, list[Any]] = {}
+
+    async def scenario(rig: Rig) -> dict[str, Any]:
+        r: dict[str, Any] = {}
+        try:
+            await rig.control.queue_remove(queue, member)
+        except ControlError:
+            pass
+        try:
+            await rig.control.queue_add(queue, member, member_name="Seat 8005")
+            r["add"] = "ok"
+        except ControlError as e:
+            r["add"] = f"{e.kind}: {e.message}"
+        try:
+            await rig.control.queue_pause(member, True, queue=queue, reason="break")
+            r["pause"] = "ok"
+        except ControlError as e:
+            r["pause"] = f"{e.kind}: {e.message}"
+        items = await rig.control.queue_status(queue)
+        lists[rig.kind] = items
+        mem = [m for m in items if m.name == "QueueMember"]
+        r["queues"] = sorted(m.get("Queue") for m in items if m.name == "QueueParams")
+        r["member"] = [(m.get("Location") or m.get("Interface"), m.get("Name"), m.get("Paused"), m.get("PausedReason"))
+                       for m in mem]
+        try:
+            await rig.control.queue_remove(queue, member)
+            r["remove"] = "ok"
+        except ControlError as e:
+            r["remove"] = f"{e.kind}: {e.message}"
+        return r
+
+    a, s, diff = await run_both(asterisk, pbxsim, scenario, "queue_membership", record_diff)
+    d = item_diff(lists["asterisk"], lists["pbxsim"], {"QueueParams": {"Queue"}, "QueueMember": {
+        "Queue", "Location", "Name", "Paused", "PausedReason", "Penalty", "Status", "InCall", "Membership"}})
+    record_diff("list_items_queuestatus", d)
+    for r, kind in ((a, "asterisk"), (s, "pbxsim")):
+        assert r["add"] == "ok" and r["pause"] == "ok" and r["remove"] == "ok", (kind, r)
+        assert r["queues"] == [queue], (kind, r)
+        assert r["member"] == [(member, "Seat 8005", "1", "break")], (kind, r)
+    assert not diff["relied"] and not d["relied"], (diff, d)
