@@ -361,7 +361,7 @@ class ActionHandler:
             s.respond(aid, "Success", [("Message", "Originate successfully queued")])
             self.pbx.spawn(originator.run(o))
             return
-        o.action_id = None
+        o.asynchronous = False
         res = await originator.run(o)
         if res.success:
             s.respond(aid, "Success", [("Message", "Originate successfully queued")])

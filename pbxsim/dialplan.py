@@ -346,6 +346,8 @@ class Substituter:
             return str(uuid.uuid4())
         if fname == "GLOBAL":
             return self.globals.get(arg, "")
+        if fname == "STRFTIME":
+            return _strftime(arg)
         if fname == "CHANNEL" and chan is not None:
             if arg == "name":
                 return chan.name
@@ -383,6 +385,21 @@ class Substituter:
             out.append(c)
             i += 1
         return "".join(out)
+
+
+def _strftime(arg: str) -> str:
+    """STRFTIME([epoch][,timezone][,format]) (UTC and the local zone; other zone names are read as UTC)."""
+    import time as _time
+
+    parts = (arg.split(",", 2) + ["", "", ""])[:3]
+    epoch_txt, tz, fmt = parts[0].strip(), parts[1].strip(), parts[2]
+    try:
+        epoch = float(epoch_txt) if epoch_txt else _time.time()
+    except ValueError:
+        epoch = _time.time()
+    fmt = fmt or "%a %b %d %H:%M:%S %Z %Y"
+    t = _time.localtime(epoch) if not tz else _time.gmtime(epoch)
+    return _time.strftime(fmt, t)
 
 
 def _truthy(v: str) -> bool:

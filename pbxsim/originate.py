@@ -41,6 +41,7 @@ class OriginateRequest:
     channel_id: str | None = None
     other_channel_id: str | None = None
     action_id: str | None = None
+    asynchronous: bool = True  # only an async Originate reports an OriginateResponse event
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Originator:
 
     def _response_event(self, req: OriginateRequest, ok: bool, reason: int, chan: Channel | None,
                         cid: tuple[str, str] | None) -> None:
+        if not req.asynchronous:
+            return
         h: list[tuple[str, str]] = []
         if req.action_id is not None:
             h.append(("ActionID", req.action_id))
@@ -172,9 +175,6 @@ class Originator:
         resource = req.channel.partition("/")[2].split("/")[0]
         exten, _, ctx = resource.partition("@")
         ctx = ctx or "default"
-        if not pbx.dialplan.exists(ctx, exten, 1):
-            self._response_event(req, False, 0, None, cid)
-            return OriginateResult(False, 0, None)
         n1, n2 = pbx.registry.next_local(resource)
         num, name = (cid if cid else ("<unknown>", "<unknown>"))
         one = pbx.new_channel("Local", resource, context=ctx, exten=exten, name=n1, uniqueid=req.channel_id,
@@ -195,6 +195,13 @@ class Originator:
         if cid is not None:
             pbx.set_callerid(two, cid[0], cid[1])
             pbx.set_connected(two, cid[0], cid[1])
+        if not pbx.dialplan.exists(ctx, exten, 1):
+            # the pair is built, then both halves go away: no LocalBridge, no DialBegin
+            two.local_peer = one.local_peer = None
+            pbx.destroy(two)
+            pbx.destroy(one)
+            self._response_event(req, False, 0, None, cid)
+            return OriginateResult(False, 0, None)
         lb = one.headers("LocalOne")
         lb.extend(two.headers("LocalTwo"))
         lb.extend([("Context", ctx), ("Exten", exten), ("LocalOptimization", "No")])
