@@ -149,6 +149,7 @@ class Bridge:
     had_two: bool = False
     keep_for: "Channel | None" = None  # a two-party bridge stays up until this channel (re)enters (Atxfer)
     on_leave: Any = None  # callback(channel) after a channel left (Atxfer)
+    before_leave: Any = None  # callback(channel) just before a channel leaves (app_queue AgentComplete)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
     def headers(self, prefix: str = "Bridge") -> list[tuple[str, str]]:

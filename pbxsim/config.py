@@ -53,6 +53,8 @@ class SimConfig:
     trunk_default: TrunkBehaviour = field(default_factory=TrunkBehaviour)
     trunk_numbers: dict[str, TrunkBehaviour] = field(default_factory=dict)
     queues: tuple[str, ...] = ("q-general",)  # app_queue queues that exist (static config)
+    queue_member_timeout: float = 15.0  # queues.conf timeout: ring each member this long
+    queue_retry: float = 5.0  # queues.conf retry
     boot_uptime: int = 0  # seconds reported as Uptime at start
     version: str = "22.10.1"
     login_fail_delay: float = 1.0  # real seconds, never scaled

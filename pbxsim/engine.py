@@ -588,6 +588,9 @@ class Pbx:
         bridge = chan.bridge
         if bridge is None:
             return
+        if bridge.before_leave is not None:
+            cb, bridge.before_leave = bridge.before_leave, None
+            cb(chan)
         chan.bridge = None
         if chan in bridge.channels:
             bridge.channels.remove(chan)

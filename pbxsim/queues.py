@@ -14,8 +14,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .channels import RINGING, UP, Channel
-from .engine import P_AGENT
+from .channels import RINGING, UP, Channel, WakeReason
+from .dialplan import split_args
+from .engine import P_AGENT, P_CALL, P_DIALPLAN
 from .server import AmiSession, Request
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,6 +37,14 @@ class Member:
     login_time: int = field(default_factory=lambda: int(time.time()))
     wrapuptime: int = 0
     last_status: int = 1
+    in_call: bool = False  # talking to a caller of this queue (set at AgentConnect)
+
+
+@dataclass(eq=False)
+class Entry:
+    chan: Channel
+    joined: float
+    original_position: int
 
 
 @dataclass
@@ -43,8 +52,11 @@ class Queue:
     name: str
     strategy: str = "leastrecent"
     members: dict[str, Member] = field(default_factory=dict)
+    callers: list[Entry] = field(default_factory=list)
     completed: int = 0
     abandoned: int = 0
+    holdtime: float = 0.0
+    talktime: float = 0.0
 
 
 def _bool(v: str | None) -> bool:
@@ -81,7 +93,7 @@ class Queues:
         return status
 
     def member_headers(self, q: Queue, m: Member, status: int, for_list: bool = False) -> list[tuple[str, str]]:
-        in_call = "1" if status in (2, 6) else "0"
+        in_call = "1" if m.in_call else "0"
         if for_list:
             return [("Queue", q.name), ("Name", m.name), ("Location", m.interface),
                     ("StateInterface", m.state_interface), ("Membership", "dynamic"), ("Penalty", str(m.penalty)),
@@ -196,8 +208,9 @@ class Queues:
             if qname and q.name != qname:
                 continue
             s.send_event("QueueParams", [
-                ("Queue", q.name), ("Max", "0"), ("Strategy", q.strategy), ("Calls", "0"), ("Holdtime", "0"),
-                ("TalkTime", "0"), ("Completed", str(q.completed)), ("Abandoned", str(q.abandoned)),
+                ("Queue", q.name), ("Max", "0"), ("Strategy", q.strategy), ("Calls", str(len(q.callers))),
+                ("Holdtime", str(int(q.holdtime))), ("TalkTime", str(int(q.talktime))),
+                ("Completed", str(q.completed)), ("Abandoned", str(q.abandoned)),
                 ("ServiceLevel", "0"), ("ServicelevelPerf", "0.0"), ("ServicelevelPerf2", "0.0"), ("Weight", "0"),
                 *tail])
             n += 1
@@ -206,6 +219,15 @@ class Queues:
                     continue
                 s.send_event("QueueMember", self.member_headers(q, m, self.device_status(m.state_interface), True)
                              + tail)
+                n += 1
+            now = self.sim.pbx.clock.now()
+            for pos, e in enumerate(q.callers, 1):
+                c = e.chan
+                s.send_event("QueueEntry", [
+                    ("Queue", q.name), ("Position", str(pos)), ("Channel", c.name), ("Uniqueid", c.uniqueid),
+                    ("CallerIDNum", c.caller_num), ("CallerIDName", c.caller_name),
+                    ("ConnectedLineNum", c.connected_num), ("ConnectedLineName", c.connected_name),
+                    ("Wait", str(int(now - e.joined))), ("Priority", "0"), *tail])
                 n += 1
         h = [("ActionID", aid)] if aid is not None else []
         h.extend([("EventList", "Complete"), ("ListItems", str(n))])
@@ -223,13 +245,200 @@ class Queues:
             statuses = [self.device_status(m.state_interface) for m in q.members.values()]
             logged = sum(1 for st in statuses if st not in (4, 5))
             avail = sum(1 for m, st in zip(q.members.values(), statuses) if st == 1 and not m.paused)
+            now = self.sim.pbx.clock.now()
+            longest = max((now - e.joined for e in q.callers), default=0.0)
             s.send_event("QueueSummary", [
-                ("Queue", q.name), ("LoggedIn", str(logged)), ("Available", str(avail)), ("Callers", "0"),
-                ("HoldTime", "0"), ("TalkTime", "0"), ("LongestHoldTime", "0"), *tail])
+                ("Queue", q.name), ("LoggedIn", str(logged)), ("Available", str(avail)),
+                ("Callers", str(len(q.callers))), ("HoldTime", str(int(q.holdtime))),
+                ("TalkTime", str(int(q.talktime))), ("LongestHoldTime", str(int(longest))), *tail])
             n += 1
         h = [("ActionID", aid)] if aid is not None else []
         h.extend([("EventList", "Complete"), ("ListItems", str(n))])
         s.send_event("QueueSummaryComplete", h)
+
+    # -- the Queue() application --------------------------------------------------------------
+    def _caller_event(self, name: str, q: Queue, chan: Channel, extra: list[tuple[str, str]]) -> None:
+        h = chan.headers()
+        h.append(("Queue", q.name))
+        h.extend(extra)
+        self.sim.pbx.emit(name, P_AGENT, h)
+
+    def _agent_event(self, name: str, q: Queue, chan: Channel, dest: Channel, m: Member,
+                     extra: list[tuple[str, str]]) -> None:
+        h = chan.headers()
+        h.extend(dest.headers("Dest"))
+        h.extend([("Queue", q.name), ("Interface", m.interface), ("MemberName", m.name)])
+        h.extend(extra)
+        self.sim.pbx.emit(name, P_AGENT, h)
+
+    def _pick(self, q: Queue, tried: set[str]) -> Member | None:
+        free = [m for m in q.members.values() if not m.paused and m.interface not in tried
+                and self.device_status(m.state_interface) == 1 and m.interface.upper().startswith("PJSIP/")]
+        if not free:
+            return None
+        return min(free, key=lambda m: (m.penalty, m.last_call))
+
+    async def app(self, chan: Channel, data: str) -> int:
+        """Queue(name[,options[,URL[,announce[,timeout]]]]): members are rung one at a time (leastrecent)."""
+        pbx = self.sim.pbx
+        args = split_args(data)
+        q = self.queues.get(args[0].strip() if args else "")
+        if q is None:
+            pbx.set_var(chan, "QUEUESTATUS", "UNKNOWN")
+            return 0
+        timeout = float(args[4]) if len(args) > 4 and args[4].strip() else None
+        entry = Entry(chan, pbx.clock.now(), len(q.callers) + 1)
+        q.callers.append(entry)
+        self._caller_event("QueueCallerJoin", q, chan, [("Position", str(len(q.callers))),
+                                                         ("Count", str(len(q.callers)))])
+        chan.moh = True
+        pbx.chan_event("MusicOnHoldStart", P_CALL, chan, (("Class", "default"),))
+        if chan.call is not None:
+            chan.call.enter("queue", pbx.clock.now())
+        ring_timeout = self.sim.config.queue_member_timeout
+        retry = self.sim.config.queue_retry
+        tried: set[str] = set()
+        status = "TIMEOUT"
+        try:
+            while True:
+                if chan.soft_hangup:
+                    status = "ABANDON"
+                    break
+                if pbx.interrupted(chan):
+                    status = "CONTINUE"
+                    break
+                waited = pbx.clock.now() - entry.joined
+                if timeout is not None and waited >= timeout:
+                    break
+                member = self._pick(q, tried) if q.callers and q.callers[0] is entry else None
+                if member is None:
+                    tried.clear()
+                    await pbx.wait(chan, 1.0)
+                    continue
+                outcome = await self._ring_member(q, entry, member, ring_timeout)
+                if outcome == "answered":
+                    status = "ANSWERED"
+                    break
+                if outcome == "abandon":
+                    status = "ABANDON"
+                    break
+                tried.add(member.interface)
+                await pbx.wait(chan, retry)
+        finally:
+            if entry in q.callers:
+                pos = q.callers.index(entry) + 1
+                q.callers.remove(entry)
+                if status == "ABANDON" or chan.soft_hangup:
+                    self._stop_moh(chan)
+                    q.abandoned += 1
+                    self._caller_event("QueueCallerAbandon", q, chan, [
+                        ("Position", str(pos)), ("OriginalPosition", str(entry.original_position)),
+                        ("HoldTime", str(int(pbx.clock.now() - entry.joined)))])
+                self._caller_event("QueueCallerLeave", q, chan, [("Position", str(pos)),
+                                                                  ("Count", str(len(q.callers)))])
+            self._stop_moh(chan)
+            if not chan.hungup:
+                pbx.set_var(chan, "QUEUESTATUS", status if status != "ANSWERED" else "")
+                if chan.call is not None:
+                    chan.call.enter("dialplan", pbx.clock.now())
+        return -1 if chan.soft_hangup else 0
+
+    def _stop_moh(self, chan: Channel) -> None:
+        if chan.moh:
+            chan.moh = False
+            if not chan.hungup:
+                self.sim.pbx.chan_event("MusicOnHoldStop", P_CALL, chan)
+
+    async def _ring_member(self, q: Queue, entry: Entry, m: Member, ring_timeout: float) -> str:
+        pbx, chan = self.sim.pbx, entry.chan
+        ep = pbx.resolve(m.interface)
+        if ep.kind != "agent" or ep.agent is None:
+            return "failed"
+        num, name = pbx.endpoint_callerid(ep)
+        callee = pbx.new_channel("PJSIP", ep.resource, context=self.sim.config.agent_context, exten="s",
+                                 linkedid=chan.linkedid, caller_num=num, caller_name=name)
+        pbx.attach_far_end_audio(callee, ep)
+        callee.context, callee.exten = self.sim.config.agent_context, chan.exten
+        self._agent_event("AgentCalled", q, chan, callee, m, [])
+        h = chan.headers()
+        h.extend(callee.headers("Dest"))
+        h.append(("DialString", m.interface))
+        pbx.emit("DialBegin", P_CALL, h)
+        callee.on_hangup.append(lambda _c: chan.wake("peer"))
+        t0 = pbx.clock.now()
+        apps = self.sim.apps
+        outcome = "noanswer"
+        if ep.agent.mode == "busy":
+            pbx.remote_hangup(callee, cause=17, tech_cause=486, destroy=False)
+            apps._dial_end(chan, callee, "BUSY")
+            pbx.destroy(callee)
+            return "failed"
+        pbx.set_state(callee, RINGING)
+        pbx.chan_event("Newexten", P_DIALPLAN, callee, (
+            ("Extension", callee.exten), ("Application", "AppQueue"), ("AppData", "(Outgoing Line)")))
+        apps._dial_state(chan, callee, "RINGING")
+        delay = float("inf") if ep.agent.mode in ("ring", "never") else ep.agent.answer_after
+        while True:
+            left = min(delay, ring_timeout) - (pbx.clock.now() - t0)
+            if left <= 0:
+                outcome = "answer" if delay <= ring_timeout else "noanswer"
+                break
+            reason, _ = await pbx.wait(chan, left)
+            if callee.hungup or callee.soft_hangup:
+                outcome = "failed"
+                break
+            if reason == WakeReason.HANGUP:
+                outcome = "abandon"
+                break
+        if outcome != "answer":
+            if outcome == "noanswer":
+                self._agent_event("AgentRingNoAnswer", q, chan, callee, m,
+                                  [("RingTime", str(int(ring_timeout * 1000)))])
+                apps._dial_end(chan, callee, "NOANSWER")
+            if outcome == "abandon":
+                self._stop_moh(chan)
+            apps._dial_end(chan, callee, "CANCEL")
+            if not callee.hungup:
+                pbx.destroy(callee)
+            return outcome
+        pbx.set_state(callee, UP)
+        apps._dial_end(chan, callee, "ANSWER")
+        self._stop_moh(chan)
+        pbx.set_var(chan, "MEMBERNAME", m.name)
+        pbx.set_var(callee, "MEMBERNAME", m.name)
+        pos = q.callers.index(entry) + 1
+        q.callers.remove(entry)
+        self._caller_event("QueueCallerLeave", q, chan, [("Position", str(pos)), ("Count", str(len(q.callers)))])
+        hold = pbx.clock.now() - entry.joined
+        q.holdtime = hold if q.completed == 0 else (q.holdtime * 3 + hold) / 4
+        self._agent_event("AgentConnect", q, chan, callee, m, [
+            ("HoldTime", str(int(hold))), ("RingTime", str(int(pbx.clock.now() - t0)))])
+        m.in_call = True
+        bridge = pbx.bridge_create()
+        pbx.bridge_enter(callee, bridge)
+        pbx.bridge_enter(chan, bridge)
+        pbx.start_driver(callee, lambda: pbx.bridge_wait(callee, bridge))
+        pbx.schedule_far_end_hangup(callee, ep)
+        talk_start = pbx.clock.now()
+
+        def complete(leaving: Channel) -> None:
+            # AgentComplete comes before the first BridgeLeave, as in the captures
+            talk = pbx.clock.now() - talk_start
+            q.completed += 1
+            q.talktime = talk if q.completed == 1 else (q.talktime * 3 + talk) / 4
+            if chan.pending_goto is not None and chan.goto_from_bridge == "transfer":
+                reason = "transfer"
+            elif leaving is chan and not chan.pending_goto:
+                reason = "caller"
+            else:
+                reason = "agent"
+            m.in_call = False
+            self._agent_event("AgentComplete", q, chan, callee, m, [
+                ("HoldTime", str(int(hold))), ("TalkTime", str(int(talk))), ("Reason", reason)])
+
+        bridge.before_leave = complete
+        await pbx.bridge_wait(chan, bridge)
+        return "answered"
 
     def cli_show(self, name: str) -> list[str]:
         out: list[str] = []
@@ -260,5 +469,6 @@ def install(sim: "PbxSimulator") -> None:
     h = sim.server.handler
     for name in ("QueueAdd", "QueueRemove", "QueuePause", "QueuePenalty", "QueueStatus", "QueueSummary"):
         h.register(name, getattr(qs, "a_" + name.lower()))
+    sim.pbx.apps["queue"] = qs.app
     sim.pbx.on_channel_destroyed.append(qs.on_channel_change)
     sim.pbx.on_state_change.append(qs.on_channel_change)

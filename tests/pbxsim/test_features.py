@@ -34,13 +34,13 @@ async def test_queue_members_status_summary(sim, ami):
     assert r.get("Message") == "Interface penalty set successfully"
     _, items, _ = await ami.list_action("QueueSummary", {"Queue": "q-general"})
     assert items[0]["Available"] == "0"
-    # the seat gets a call: QueueMemberStatus InCall 1 / Status 2
+    # the seat gets a call outside the queue: QueueMemberStatus Status 2 (in use), InCall 0 (not a queue call)
     await ami.action("QueuePause", {"Interface": "PJSIP/8001", "Paused": "false"})
     oid = ami.send("Originate", {"Channel": "PJSIP/8001", "Context": "hotline-agent", "Exten": "connect",
                                  "Priority": "1", "Async": "true"})
     await ami.event("OriginateResponse", ActionID=oid)
     st = await ami.event("QueueMemberStatus", Status="2")
-    assert st["InCall"] == "1"
+    assert st["InCall"] == "0"
     out = await ami.action("Command", {"Command": "queue show q-general"})
     assert out.get_all("Output")[0].startswith("q-general has 0 calls")
     r = await ami.action("QueueRemove", {"Queue": "q-general", "Interface": "PJSIP/8001"})
