@@ -426,6 +426,11 @@ class Pbx:
             return
         if chan.bridge is not None:
             self.bridge_leave(chan)
+        pending = chan.pending_bridge
+        if pending is not None:
+            chan.pending_bridge = None
+            if not pending.channels and not pending.destroyed and pending.conference is None:
+                self.bridge_destroy(pending)  # bridged by an action but gone before it got there
         self._rtp_qos(chan)
         chan.hungup = True
         chan.soft_hangup = True

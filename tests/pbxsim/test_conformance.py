@@ -32,7 +32,8 @@ KNOWN_DIFFERENCES = {
     "VarSet RTPAUDIOQOS* values": "the five variables are sent, with plausible but invented statistics",
     "VarSet BRIDGEPVTCALLID, Dial VarSets RINGTIME*": "SIP call-ids not simulated; ring times are constants",
     "Action Bridge": "a bridged channel is not masqueraded (no yank/Rename events)",
-    "Queue() application": "not in the shipped dialplan: no QueueCallerJoin/AgentCalled/AgentConnect events",
+    "Queue() application": "not in the shipped dialplan; simulated for PJSIP members only (Local/... members "
+                           "are never rung), one member at a time, no announcements, no per-call VarSets",
     "Atxfer": "consultation target is a Local channel running hotline-outbound; DTMF feature digits are "
               "injected as DTMFEnd exactly as captured, but DurationMs is a constant",
     "Hangup action": "no event of its own (ast_softhangup_nolock, as in getvar_setvar); only a Local ;1 was "
