@@ -58,6 +58,12 @@ async def test_thousand_concurrent_calls():
             break
         await asyncio.sleep(0.1)
     assert sorted(hangups) == sorted(names) and len(sim.pbx.registry) == 0
+    assert not sim.pbx.bridges  # nothing left behind
+    for _ in range(100):
+        if not sim.pbx.tasks:
+            break
+        await asyncio.sleep(0.02)
+    assert not sim.pbx.tasks
     await ami.close()
     await sim.stop()
 
@@ -80,3 +86,46 @@ async def test_restart_resets_numbering_and_closes(sim, ami):
     call3 = await sim.place_call(CallerScript())
     assert call3.channel.name == "PJSIP/trunk-00000000"
     await c.close()
+
+
+async def test_thousand_calls_bridged_to_seats():
+    """1,000 concurrent callers, each given its own seat (Originate + Bridge), talk, hang up: all clean."""
+    from pbxsim.config import AgentBehaviour
+    n = 1000
+    sim = PbxSimulator(SimConfig(port=0, speed=20, agent_range=(8001, 8000 + n),
+                                 agent_default=AgentBehaviour(answer_after=0.5)))
+    await sim.start()
+    ami = await RawAmi.connect(sim.ami_port)
+    await ami.login()
+    await ami.event("FullyBooted")
+    seats: dict[str, str] = {}
+    bridged: set[str] = set()
+
+    def on_message(m):
+        if m.kind != "Event":
+            return
+        if m.name == "AsyncAGIStart":
+            ch = m.fields["Channel"]
+            seat = str(8001 + len(seats))
+            seats[seat] = ch
+            ami.send_raw(encode_action("Originate", {
+                "Channel": f"PJSIP/{seat}", "Context": "hotline-agent", "Exten": "connect", "Priority": "1",
+                "Variable": f"HOTLINE_CALL={ch}", "Async": "true", "ActionID": f"o-{seat}"}, f"o-{seat}"))
+        elif m.name == "OriginateResponse" and m.fields.get("Response") == "Success":
+            seat = m.fields["ActionID"][2:]
+            ami.send_raw(encode_action("Bridge", {"Channel1": seats[seat], "Channel2": m.fields["Channel"]}, None))
+        elif m.name == "BridgeEnter":
+            bridged.add(m.fields["Channel"])
+
+    ami.handlers.append(on_message)
+    calls = [await sim.place_call(CallerScript(caller_num=f"137{i:08d}", talk_time=2.0)) for i in range(n)]
+    outcomes = await asyncio.gather(*(c.wait(120) for c in calls))
+    assert all(o.hung_up_by == "caller" and len(o.bridged_with) == 1 for o in outcomes)
+    assert len({o.bridged_with[0] for o in outcomes}) == n  # every caller had its own seat
+    for _ in range(300):
+        if not sim.pbx.registry.channels and not sim.pbx.bridges:
+            break
+        await asyncio.sleep(0.05)
+    assert not sim.pbx.registry.channels and not sim.pbx.bridges
+    await ami.close()
+    await sim.stop()
