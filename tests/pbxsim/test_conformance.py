@@ -39,6 +39,8 @@ KNOWN_DIFFERENCES = {
     "Hangup action": "no event of its own (ast_softhangup_nolock, as in getvar_setvar); only a Local ;1 was "
                      "hung up that way in the corpus, so the PJSIP case follows Asterisk's source, not a capture",
     "agi_threadid": "a stable fake number per channel",
+    "Action: AGI outside AsyncAGI": "accepted and dropped; Asterisk keeps it in the channel's queue and would run "
+                                    "it if the channel entered AsyncAGI again",
 }
 NOISE = {"RTCPSent", "RTCPReceived", "ChallengeSent", "PeerStatus", "ContactStatus", "DeviceStateChange"}
 
