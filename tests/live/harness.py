@@ -132,6 +132,7 @@ class Rig:
     sim: Any = None
     tmp: Path | None = None
     sessions: "asyncio.Queue[AgiSession]" = field(default_factory=asyncio.Queue)
+    cdrs: list[Any] = field(default_factory=list)
     _stack: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     # -- waiting ---------------------------------------------------------------
@@ -231,13 +232,19 @@ class Rig:
 async def open_rig(kind: str, settings: AmiSettings, sim: Any = None, tmp: Path | None = None) -> Rig:
     client = AmiClient(settings)
     bus = LocalBus()
-    model = CallModel(bus)
+    cdrs: list[Any] = []
+
+    class Sink:
+        async def write(self, record: Any) -> None:
+            cdrs.append(record)
+
+    model = CallModel(bus, Sink())
     await model.start()
     control = CallControl(client, model, bus)
     control.start()
     agi = AgiManager(client, default_timeout=20.0)
     resync = Resync(client, model, bus, timeout=10.0)
-    rig = Rig(kind, client, agi, model, control, resync, bus, sim=sim, tmp=tmp)
+    rig = Rig(kind, client, agi, model, control, resync, bus, sim=sim, tmp=tmp, cdrs=cdrs)
     client.subscribe(rig.events.append)  # first subscriber: the recording sees every event first
     client.subscribe(model.handle)
     resync.attach()
@@ -262,6 +269,15 @@ async def open_rig(kind: str, settings: AmiSettings, sim: Any = None, tmp: Path 
 
     rig._stack.append(stop)
     return rig
+
+
+def cdr_summary(records: Iterable[Any]) -> list[tuple[Any, ...]]:
+    """What a CDR says, without ids and times: comparable between the two rigs."""
+    out = []
+    for c in records:
+        out.append((c.dnis, c.direction, c.caller_num, c.disposition, c.hangup_cause, len(c.legs), c.agent,
+                    c.connected_at is not None, c.talk_time > 0, len(c.recordings), c.transfers, c.lost))
+    return sorted(out, key=repr)
 
 
 def combined_dialplan(tmp: Path) -> Path:

@@ -23,7 +23,7 @@ import pytest
 from cti.agi import AgiError, AgiHangup, AgiResult
 from cti.control import ControlError
 
-from .harness import Rig, event_diff, item_diff, live_settings, open_rig, open_sim_rig
+from .harness import Rig, cdr_summary, event_diff, item_diff, live_settings, open_rig, open_sim_rig
 
 Scenario = Callable[[Rig], Awaitable[dict[str, Any]]]
 
@@ -35,13 +35,19 @@ async def run_both(asterisk: Rig, pbxsim: Rig, scenario: Scenario, name: str, re
                    ignore: tuple[str, ...] = NOISE) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     spans = {}
+    cdrs = {}
     for rig in (asterisk, pbxsim):
-        m = rig.mark()
+        m, c = rig.mark(), len(rig.cdrs)
         out[rig.kind] = await scenario(rig)
         await rig.settle(0.5)
+        await rig.model.flush()
         spans[rig.kind] = rig.since(m)
+        cdrs[rig.kind] = cdr_summary(rig.cdrs[c:])
     diff = event_diff(spans["asterisk"], spans["pbxsim"], ignore=ignore)
     diff["notes"] = []
+    if cdrs["asterisk"] != cdrs["pbxsim"]:
+        # (dnis, direction, caller, disposition, cause, legs, agent, connected, talked, recordings, transfers, lost)
+        diff["notes"].append(f"CDR: asterisk={cdrs['asterisk']} pbxsim={cdrs['pbxsim']}")
     for key in sorted(set(out["asterisk"]) | set(out["pbxsim"])):
         a, s = out["asterisk"].get(key), out["pbxsim"].get(key)
         if a != s:
@@ -263,9 +269,18 @@ async def test_originate_failures(asterisk: Rig, pbxsim: Rig, record_diff) -> No
         r: dict[str, Any] = {}
         for dial, _, _ in FAILURES:
             cid = f"live-{uuid.uuid4().hex[:12]}"
+            m, c = rig.mark(), len(rig.cdrs)
             res = await rig.control.originate(dial, application="Wait", data="1", ring_timeout=3,
                                               channel_id=cid)
             r[dial] = (res.success, res.reason, res.outcome, res.channel, res.uniqueid == cid)
+            await rig.settle(0.5)
+            await rig.model.flush()
+            # what the product's CDR and the far end's events say about the failure
+            r[f"{dial} cdr"] = [(x[3], x[4]) for x in cdr_summary(rig.cdrs[c:])]
+            r[f"{dial} events"] = [
+                f"{e.name}:{(e.get('Channel') or e.get('DestChannel') or '').rsplit(';', 1)[-1]}"
+                f":{e.get('Cause') or e.get('DialStatus') or e.get('Reason') or ''}"
+                for e in rig.since(m) if e.name in ("Hangup", "DialEnd", "DialState", "OriginateResponse")]
         await rig.quiet()
         return r
 
