@@ -35,6 +35,7 @@ from hotline.storage.migrate import ensure_schema
 from hotline.wiring import IvrCallActions
 from ivr.bundle import FlowRegistry, load_dir_bundle
 from ivr.engine import EngineConfig, IvrEngine
+from ivr.ports import Clock
 from ivr.versions import FlowService
 from router.connector import CallControlConnector
 from router.wiring import RouterParts, build_router
@@ -99,8 +100,13 @@ class HotlineServer:
         await self.db.dispose()
 
 
-async def build_server(settings: Settings, *, extra_routers: list[Any] | None = None) -> HotlineServer:
-    """Build every part (no connection to Asterisk yet). Raises StartupError with one clear line."""
+async def build_server(
+    settings: Settings, *, extra_routers: list[Any] | None = None, ivr_clock: Clock | None = None
+) -> HotlineServer:
+    """Build every part (no connection to Asterisk yet). Raises StartupError with one clear line.
+
+    ``ivr_clock``: the IVR's clock (business hours, waits); the system clock when None.
+    """
     db = Database(settings.database)
     try:
         await ensure_schema(db) if db.is_sqlite and settings.mode == "development" else await db.check()
@@ -138,7 +144,7 @@ async def build_server(settings: Settings, *, extra_routers: list[Any] | None = 
     connector = CallControlConnector(control, client)
     router = await build_router(settings, db, connector, bus=bus)
     engine = IvrEngine(
-        registry, router.service, IvrCallActions(control), journal, history=journal,
+        registry, router.service, IvrCallActions(control), journal, clock=ivr_clock, history=journal,
         config=EngineConfig(agi_timeout=settings.ivr.agi_timeout),
     )
     agi.on_session(engine.handle)
