@@ -689,3 +689,42 @@ async def test_queue_membership(asterisk: Rig, pbxsim: Rig, record_diff) -> None
         assert r["queues"] == [queue], (kind, r)
         assert r["member"] == [(member, "Seat 8005", "1", "break")], (kind, r)
     assert not diff["relied"] and not d["relied"], (diff, d)
+
+
+async def test_dtmf_into_get_data_and_utf8_callerid(asterisk: Rig, pbxsim: Rig, record_diff) -> None:
+    """Keys reach the IVR: PlayDTMF on the ;1 half is heard by GET DATA on the ;2 half.
+    A Chinese caller name arrives in the AGI environment and the model as UTF-8."""
+
+    async def scenario(rig: Rig) -> dict[str, Any]:
+        sess, outer = await rig.inbound("12345", caller='"张三" <13800138001>')
+        call = rig.model.call_of(sess.channel)
+        r: dict[str, Any] = {
+            "env_name": sess.env.get("agi_calleridname"),
+            "model_name": call.caller_name if call else None,
+        }
+        t = asyncio.create_task(sess.get_data("hotline/main_menu", 5000, 2, timeout=30))
+        await asyncio.sleep(1.0)
+        await rig.control.send_dtmf(outer, "4")
+        await asyncio.sleep(0.5)
+        await rig.control.send_dtmf(outer, "#")
+        r["get_data"] = await t
+        m = rig.mark()
+        t = asyncio.create_task(sess.get_data("hotline/main_menu", 5000, 1, timeout=30))
+        await asyncio.sleep(0.5)
+        try:
+            await rig.control.send_dtmf(sess.channel, "7")
+            r["dtmf_on_agi_side"] = "sent"
+        except ControlError as e:
+            r["dtmf_on_agi_side"] = e.kind
+        r["get_data_same_side"] = await t
+        r["dtmf_events"] = sorted({(e.get("Channel", "").rsplit(";", 1)[-1], e.get("Direction"))
+                                   for e in rig.since(m) if e.name == "DTMFEnd"})
+        await rig.hangup_all()
+        await rig.quiet()
+        return r
+
+    a, s, diff = await run_both(asterisk, pbxsim, scenario, "dtmf_utf8", record_diff)
+    for r, kind in ((a, "asterisk"), (s, "pbxsim")):
+        assert r["env_name"] == "张三" and r["model_name"] == "张三", (kind, r)
+        assert r["get_data"] == ("4", False), (kind, r)
+    assert not diff["relied"], diff
