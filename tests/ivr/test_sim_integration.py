@@ -147,7 +147,5 @@ async def test_survey_after_the_agent_leaves(rig_named: Rig) -> None:
     await _survey_after_agent(rig_named)
 
 
-@pytest.mark.xfail(strict=False, reason="deploy/asterisk/extensions.conf: [hotline-ivr] has only _X., "
-                   "so the survey re-entry (hotline-ivr,survey) hangs the caller up")
 async def test_survey_after_the_agent_leaves_with_the_shipped_dialplan(rig: Rig) -> None:
     await _survey_after_agent(rig, wait=2.0)
