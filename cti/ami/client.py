@@ -88,6 +88,7 @@ class AmiStats:
     queue_depth: int = 0  # events waiting for the consumer
     queue_high_water: int = 0
     dropped: int = 0  # events dropped because the queue was full
+    overflow_resyncs: int = 0  # resynchronisations run because events were dropped
     handler_errors: int = 0
     handler_errors_by_name: dict[str, int] = field(default_factory=dict)
     actions_sent: int = 0
@@ -812,7 +813,15 @@ class AmiClient:
             batch = queue.popleft()
             self._queue_len -= len(batch)
             if self._drop_logged and self._queue_len < self._queue_max // 2:
+                # Events were lost: whoever keeps state from them (the call model, AsyncAGI
+                # sessions) is stale. Run the on-connect hooks, which resynchronise from
+                # Asterisk's own lists, as after a reconnect.
                 self._drop_logged = False
+                s.overflow_resyncs += 1
+                log.warning("AMI event queue drained after dropping %d events; resynchronising", s.dropped)
+                if self.connected:
+                    for hook in list(self._connect_hooks):
+                        self._spawn_hook(hook)
             for m in batch:
                 if type(m) is bytes:
                     m = parse(m)

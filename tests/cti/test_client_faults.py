@@ -175,6 +175,12 @@ async def test_slow_handler_does_not_stall_reader_and_queue_is_bounded(servers, 
         seen.append(int(m["Seq"]))
 
     client.subscribe(slow, "Burst")
+    resyncs: list[int] = []
+
+    async def resync() -> None:
+        resyncs.append(client.stats.dropped)
+
+    client.on_connect(resync)
     await client.start()
     await wait_until(lambda: client.stats.events_received + client.stats.dropped >= 400 or client.stats.dropped > 0)
     # responses are still matched while the consumer is stuck
@@ -187,6 +193,9 @@ async def test_slow_handler_does_not_stall_reader_and_queue_is_bounded(servers, 
     await client.drain()
     assert len(seen) == 400 - st.dropped
     assert seen == sorted(seen)
+    # once drained, the lost events are made good by a resynchronisation (the on-connect hooks)
+    await wait_until(lambda: len(resyncs) == 2, what="resync after overflow")
+    assert resyncs[1] == st.dropped and client.stats.overflow_resyncs == 1
 
 
 async def test_call_cut_at_random_offsets_no_leaks(servers) -> None:
