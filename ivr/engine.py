@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Protocol
 
 from cti.agi import AgiHangup, AgiResult, agi_quote
+from cti.ami.errors import AmiNotConnected
 from hotline.logging import mask_number
 from ivr import digits as digit_rules
 from ivr.bundle import CompiledFlow, FlowBundle, FlowRegistry, normalise_text
@@ -235,6 +236,12 @@ class FlowSession:
                 self.outcome = "cancelled"
             await self._finish(flow_name)
             raise
+        except AmiNotConnected as exc:
+            # The AMI link went away under the session (server stopping, Asterisk restarting): the
+            # call itself is accounted for by the call model's resync; one line, no traceback.
+            self.outcome = "link_lost"
+            log.warning("IVR session %s interrupted at %s: %s", self.call_id, self.node_id, exc)
+            self._event("error", {"error": "AmiNotConnected", "message": str(exc)[:200]})
         except Exception as exc:
             self.outcome = "error"
             log.exception("IVR session %s failed at %s", self.call_id, self.node_id)

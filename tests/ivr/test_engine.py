@@ -515,3 +515,23 @@ async def test_key_pressed_during_the_welcome_answers_the_main_menu(bundle: Flow
     assert ("main.main_menu", "input", {"digits": "3"}) in c.events()
     assert not any(x.startswith("GET DATA") and "main_menu" in x for x in c.agi.commands)  # never prompted
     assert c.queue.requests[0].skill == "enterprise"
+
+
+async def test_lost_ami_link_ends_the_session_with_one_line_and_keeps_the_path(bundle: FlowBundle, caplog) -> None:
+    from cti.ami.errors import AmiNotConnected
+
+    c = Call(bundle, ["1"])
+    real = c.agi.command
+
+    async def command(cmd: str, timeout: float | None = None):
+        if len(c.agi.commands) >= 2:
+            raise AmiNotConnected("AMI link lost while the AGI command was pending")
+        return await real(cmd, timeout)
+
+    c.agi.command = command  # the link drops under the third command
+    with caplog.at_level("WARNING", "ivr.engine"):
+        await c.run()
+    assert c.summary.outcome == "link_lost"
+    assert c.nodes()[0] == "main.welcome"
+    assert c.recorder.summaries == [c.summary]
+    assert "interrupted at" in caplog.text and "Traceback" not in caplog.text
