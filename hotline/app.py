@@ -29,6 +29,7 @@ from cti.transfer import TransferService
 from hotline.api.app import AppServices, create_app
 from hotline.bus import LocalBus
 from hotline.journal import CallJournal
+from hotline.server_metrics import ServerCollector
 from hotline.settings import Settings
 from hotline.storage.db import Database
 from hotline.storage.migrate import ensure_schema
@@ -162,6 +163,7 @@ async def build_server(
         ),
         routers=_routers() + list(extra_routers or []),
     )
+    server.app.state.metrics_registry.register(ServerCollector(server))
     return server
 
 
