@@ -89,12 +89,14 @@ class AgiSession:
     next_context: str | None = None
     next_exten: str | None = None
     next_priority: int | None = None
+    idle: bool = False  # waiting for the next command (only then does a new command wake the channel)
 
     def enqueue(self, command: str, command_id: str | None) -> None:
         if not self.active:
             return  # accepted by the action, never runs (as Asterisk after AsyncAGIEnd)
         self.queue.append(QueuedCommand(command, command_id))
-        self.chan.wake("agi")
+        if self.idle:
+            self.chan.wake("agi")
 
     def env(self) -> str:
         c = self.chan
@@ -140,7 +142,11 @@ class AgiSession:
                 ended_by = "redirect"
                 break
             if not self.queue:
-                await pbx.wait(chan, None)
+                self.idle = True
+                try:
+                    await pbx.wait(chan, None)
+                finally:
+                    self.idle = False
                 continue
             qc = self.queue.popleft()
             res = await self.execute(qc)
@@ -226,12 +232,14 @@ class AgiSession:
         if w0 == "SET" and w1 == "VARIABLE":
             self.pbx.set_var(self.chan, args[2], args[3] if len(args) > 3 else "")
             return AgiResult("200 result=1")
-        if w0 == "GET" and w1 in ("VARIABLE", "FULL"):
-            name = args[2] if w1 == "VARIABLE" else args[3]
-            if w1 == "FULL":
-                val = self.pbx.subst.substitute(args[2], self.chan)
-                return AgiResult(f"200 result=1 ({val})")
-            v = self._getvar(name)
+        if w0 == "GET" and w1 == "FULL":
+            # GET FULL VARIABLE <expression> [channel]
+            target = self.pbx.registry.get(args[4]) if len(args) > 4 else self.chan
+            if target is None:
+                return AgiResult("200 result=0")
+            return AgiResult(f"200 result=1 ({self.pbx.subst.substitute(args[3], target)})")
+        if w0 == "GET" and w1 == "VARIABLE":
+            v = self._getvar(args[2])
             if v is None:
                 return AgiResult("200 result=0")
             return AgiResult(f"200 result=1 ({v})")
@@ -372,8 +380,12 @@ class AgiSession:
                 return AgiResult(f"200 result={digits}")
             digits += digit
         timeout = (timeout_ms if timeout_ms > 0 else 2000) / 1000.0
+        deadline = pbx.clock.now() + timeout
         while len(digits) < maxdigits:
-            reason, value = await pbx.wait(chan, timeout, digits=True)
+            left = deadline - pbx.clock.now()
+            if left <= 0:
+                return AgiResult(f"200 result={digits} (timeout)")
+            reason, value = await pbx.wait(chan, left, digits=True)
             if reason == WakeReason.TIMEOUT:
                 return AgiResult(f"200 result={digits} (timeout)")
             if reason == WakeReason.HANGUP or (reason == WakeReason.REDIRECT and pbx.interrupted(chan)):
@@ -382,6 +394,7 @@ class AgiSession:
                 if value == "#":
                     break
                 digits += value
+                deadline = pbx.clock.now() + timeout  # the timeout runs again after each digit
         return AgiResult(f"200 result={digits}")
 
     async def wait_for_digit(self, timeout_ms: int) -> AgiResult:

@@ -168,17 +168,19 @@ async def test_break_continues_dialplan_and_late_agi_never_runs(sim, ami):
 
 
 async def test_survey_reentry_as_shipped(sim, ami):
-    """HOTLINE_AFTER=survey sends the caller to hotline-ivr,survey,1; that context only has _X. (digits),
-    so, exactly like Asterisk, the goto finds no extension and the channel hangs up."""
+    """HOTLINE_AFTER=survey: after AsyncAGI the caller goes to hotline-ivr,survey,1 and enters AGI again."""
     call, _ = await _ivr_call(sim, ami, CallerScript())
     ch = call.channel.name
     await ami.action("AGI", {"Channel": ch, "Command": "SET VARIABLE HOTLINE_AFTER survey", "CommandID": "a"})
     await ami.action("AGI", {"Channel": ch, "Command": "ASYNCAGI BREAK", "CommandID": "b"})
     g = await ami.event("Newexten", Channel=ch, Application="GotoIf")
     assert g["AppData"] == "1?hotline-ivr,survey,1"
+    await ami.event("Newexten", Channel=ch, Context="hotline-ivr", Exten="survey", Application="AGI")
+    await ami.wait_for(lambda m: len(ami.events("AsyncAGIStart", Channel=ch)) >= 2)
+    env = decode_agi(ami.events("AsyncAGIStart", Channel=ch)[1]["Env"])
+    assert "agi_context: hotline-ivr" in env and "agi_extension: survey" in env
+    ami.send("AGI", {"Channel": ch, "Command": "HANGUP", "CommandID": "h"})
     await ami.event("Hangup", Channel=ch)
-    assert sim.pbx.dialplan.find("hotline-ivr", "survey") is None
-    assert sim.pbx.dialplan.find("hotline-ivr", "12345") is not None
 
 
 async def test_originate_answer_and_failures(sim, ami):
@@ -250,6 +252,8 @@ async def test_agent_hangs_up_caller_continues_dialplan(sim, ami):
     await ami.action("Bridge", {"Channel1": ch, "Channel2": agent})
     await ami.event("Hangup", Channel=agent)
     await ami.event("Newexten", Channel=ch, Context="hotline-inbound", Application="GotoIf")
+    await ami.wait_for(lambda m: len(ami.events("AsyncAGIStart", Channel=ch)) >= 2)  # the survey
+    ami.send("AGI", {"Channel": ch, "Command": "HANGUP", "CommandID": "h"})
     out = await call.wait(5)
     assert out.bridged_with == [agent]
 

@@ -10,12 +10,15 @@ OriginateResponse events as Asterisk had at that point, like the capturing clien
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
 
 import pytest
 
 from cti.ami.protocol import Framer
+from pbxsim import audio
+from pbxsim.callers import CallerScript
 from pbxsim.config import AgentBehaviour, SimConfig
 from pbxsim.sim import PbxSimulator
 
@@ -23,6 +26,10 @@ from .rawami import RawAmi
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "asterisk"
 pytestmark = pytest.mark.skipif(not SHARED.exists(), reason="capture corpus not present")
+
+_CHAN = re.compile(r"\b(PJSIP|Local)/[^\s,]+?-[0-9a-f]{8}(;[12])?")  # names differ by design (mapped)
+
+PROMPTS = {"beep": 3404, "hello-world": 11234, "demo-congrats": 48000}
 
 VOLATILE = {"Timestamp", "Uptime", "LastReload", "CoreStartupDate", "CoreStartupTime", "CoreReloadDate",
             "CoreReloadTime", "CoreCurrentCalls", "CoreProcessedCalls", "Output", "EventTV", "SessionID",
@@ -51,7 +58,11 @@ def _aid(block: bytes) -> str | None:
 async def replay(tmp_path, scenario: str, sim_cfg: dict | None = None, agents: dict | None = None):
     dp = tmp_path / "rig.conf"
     dp.write_text(rig_dialplan(), encoding="utf-8")
-    cfg = SimConfig(port=0, speed=20, dialplan_path=dp, agent_context="agents", recordings_dir=tmp_path,
+    sounds = tmp_path / "sounds"
+    for name, samples in PROMPTS.items():  # the rig's prompt lengths, from the captured endpos values
+        audio.write_wav(sounds / f"{name}.wav", b"\0\0" * samples)
+    cfg = SimConfig(port=0, speed=20, dialplan_path=dp, agent_context="agents", trunk_context="from-caller",
+                    recordings_dir=tmp_path, sounds_dir=sounds,
                     **(sim_cfg or {}))
     sim = PbxSimulator(cfg)
     for k, v in (agents or {}).items():
@@ -60,17 +71,81 @@ async def replay(tmp_path, scenario: str, sim_cfg: dict | None = None, agents: d
     base = SHARED / "ami" / scenario
     cap = messages(base / "received.ami")
     ours_client = await RawAmi.connect(sim.ami_port)
-    cap_chans = [m["Channel"] for m in cap if m.kind == "Event" and m.name == "Newchannel"]
+    speed = cfg.speed
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    outs = [json.loads(line) for line in (base / "timeline.jsonl").read_text().splitlines() if '"out"' in line]
+    out_times = [o["t"] for o in outs if o["dir"] == "out"]
+    stimuli = []
+    if (base / "stimuli.jsonl").exists():
+        stimuli = [json.loads(line) for line in (base / "stimuli.jsonl").read_text().splitlines() if line.strip()]
+    cap_new = [m for m in cap if m.kind == "Event" and m.name == "Newchannel"]
+    cap_chans = [m["Channel"] for m in cap_new]
+    byes: set[str] = set()
+    inbound_new = [m for m in cap_new if m["Channel"].startswith("PJSIP/") and m["ChannelState"] == "4"]
+    placed: dict[str, object] = {}  # captured inbound channel -> SimCall
+    tasks = []
+
+    async def stimulus(t: float, what: str) -> None:
+        await asyncio.sleep(max(0.0, t0 + t / speed - loop.time()))
+        inv = re.search(r"(?:phone (\d+)|SIPp) sends INVITE to (\d+)", what)
+        if inv:
+            m = inbound_new[len(placed)] if len(placed) < len(inbound_new) else None
+            if m is not None:
+                after = re.search(r"hangs up \(BYE\) ([\d.]+) s after", what)
+                placed[m["Channel"]] = await sim.place_call(CallerScript(
+                    dnis=m["Exten"], caller_num=m["CallerIDNum"], caller_name=m["CallerIDName"],
+                    hangup_after=float(after.group(1)) if after else None))
+            return
+        dtmf = re.search(r'phone (\d+) starts sending RFC 4733 DTMF "(.)"', what)
+        if dtmf:
+            for name, call in placed.items():
+                if name.startswith(f"PJSIP/{dtmf.group(1)}-"):
+                    await sim.press(call, dtmf.group(2))
+            return
+        bye = re.search(r"phone (\d+) hangs up", what)
+        if bye:
+            for name, call in placed.items():
+                if name.startswith(f"PJSIP/{bye.group(1)}-"):
+                    sim.hangup(call)
+
+    for st in stimuli:
+        tasks.append(asyncio.ensure_future(stimulus(st["t"], st["what"])))
     try:
-        for block in requests(base / "sent.ami"):
+        blocks = requests(base / "sent.ami")
+        paced = len(out_times) == len(blocks)
+        for k, block in enumerate(blocks):
+            if paced:
+                await asyncio.sleep(max(0.0, t0 + out_times[k] / speed - loop.time()))
             aid = _aid(block)
             idx = next((i for i, m in enumerate(cap) if m.kind == "Response" and m.get("ActionID") == aid), None)
             if idx is not None:
                 want_orig = sum(1 for m in cap[:idx] if m.kind == "Event" and m.name == "OriginateResponse")
                 want_chan = sum(1 for m in cap[:idx] if m.kind == "Event" and m.name == "Newchannel")
+                want_agi = sum(1 for m in cap[:idx] if m.kind == "Event" and m.name == "AsyncAGIStart")
+                have = len(ours_client.events("Newchannel"))
+                for m in cap_new[have:want_chan] if not stimuli else []:
+                    if m["Channel"].startswith("PJSIP/") and m["ChannelState"] == "4":
+                        # an external stimulus (a phone or SIPp calling in): a scripted caller stands in
+                        await sim.place_call(CallerScript(dnis=m["Exten"], caller_num=m["CallerIDNum"],
+                                                          caller_name=m["CallerIDName"]))
+                inbound = {m["Channel"] for m in cap_new if m["Channel"].startswith("PJSIP/")
+                           and m["ChannelState"] == "4"}
+                ours_names = [m["Channel"] for m in ours_client.events("Newchannel")]
+                for m in cap[:idx]:
+                    # the phone hung up (BYE): the scripted caller standing in for it does the same
+                    if not stimuli and m.kind == "Event" and m.name == "HangupRequest" \
+                            and m["Channel"] in inbound and m["Channel"] not in byes and "Cause" not in m:
+                        byes.add(m["Channel"])
+                        pos = cap_chans.index(m["Channel"])
+                        if pos < len(ours_names):
+                            sim.hangup(ours_names[pos])
+                want_hang = sum(1 for m in cap[:idx] if m.kind == "Event" and m.name == "Hangup")
                 for _ in range(1000):
-                    if (len(ours_client.events("OriginateResponse")) >= want_orig
-                            and len(ours_client.events("Newchannel")) >= want_chan):
+                    if (len(ours_client.events("Hangup")) >= want_hang
+                            and len(ours_client.events("OriginateResponse")) >= want_orig
+                            and len(ours_client.events("Newchannel")) >= want_chan
+                            and len(ours_client.events("AsyncAGIStart")) >= want_agi):
                         break
                     await asyncio.sleep(0.01)
                 else:
@@ -86,6 +161,8 @@ async def replay(tmp_path, scenario: str, sim_cfg: dict | None = None, agents: d
                 await ours_client.response(aid, timeout=30)
         await asyncio.sleep(0.05)
     finally:
+        for t in tasks:
+            t.cancel()
         await ours_client.close()
         await sim.stop()
     return cap, ours_client.messages
@@ -118,6 +195,7 @@ def compare_responses(cap, ours, values: bool = True) -> list[str]:
         for (k, cv), (_, ov) in zip(c.headers, o.headers):
             if k in VOLATILE or not values:
                 continue
+            cv, ov = _CHAN.sub("<chan>", cv), _CHAN.sub("<chan>", ov)
             if cv != ov:
                 diffs.append(f"{c.get('ActionID')}: {k} {cv!r} != {ov!r}")
     return diffs
@@ -160,3 +238,40 @@ async def test_replay_originate_async_ok(tmp_path):
            if m.kind == "Event" and m.name == "OriginateResponse"]
     assert res == [(m["ActionID"], m["Response"], m["Reason"]) for m in cap
                    if m.kind == "Event" and m.name == "OriginateResponse"]
+
+
+async def test_replay_chinese_callerid(tmp_path):
+    """UTF-8 caller names: raw in AMI headers, percent-encoded in AsyncAGI results, UTF-8 in AGI commands."""
+    cap, ours = await replay(tmp_path, "chinese_callerid")
+    assert compare_responses(cap, ours) == []
+
+    def results(msgs):
+        return [(m["CommandId"], m["Result"]) for m in msgs if m.kind == "Event" and m.name == "AsyncAGIExec"]
+    assert results(ours) == results(cap)
+
+
+@pytest.mark.parametrize("scenario", ["asyncagi_break_dialplan_continues", "core_show_channels_status"])
+async def test_replay_with_inbound_calls(tmp_path, scenario):
+    """Phones calling in are stood in for by scripted callers with the captured caller id and extension."""
+    cap, ours = await replay(tmp_path, scenario)
+    assert compare_responses(cap, ours) == []
+
+    def items(msgs):
+        return [(m.name, m.get("Application"), m.get("Context"), m.get("Exten"))
+                for m in msgs if m.kind == "Event" and m.name in ("CoreShowChannel", "Status")]
+    assert sorted(items(ours), key=str) == sorted(items(cap), key=str)
+
+
+@pytest.mark.parametrize("scenario", ["asyncagi_ivr_dtmf", "asyncagi_timeout",
+                                      "asyncagi_caller_hangs_up_midcommand", "asyncagi_break_dialplan_continues"])
+async def test_replay_asyncagi(tmp_path, scenario):
+    """The phone's DTMF and BYE at their captured times; every AGI result must be the captured one."""
+    cap, ours = await replay(tmp_path, scenario)
+    assert compare_responses(cap, ours) == []
+
+    def results(msgs):
+        return [(m["CommandId"], m["Result"]) for m in msgs if m.kind == "Event" and m.name == "AsyncAGIExec"]
+    mine, theirs = results(ours), results(cap)
+    # an interrupted prompt's endpos depends on the exact moment of the BYE: compare up to "endpos="
+    strip = re.compile(r"(result%3D-1%20endpos%3D)\d+")
+    assert [(c, strip.sub(r"\1N", r)) for c, r in mine] == [(c, strip.sub(r"\1N", r)) for c, r in theirs]
