@@ -166,3 +166,24 @@ async def test_local_originate_to_outside_number_and_teardown(sim, ami):
     await ami.event("Hangup", Channel=two)
     await ami.event("Hangup", Channel=one)
     assert len(sim.pbx.registry) == 0
+
+
+async def test_hold_and_resume_as_call_control_does(sim, ami):
+    """Hold: one dual Redirect (caller to hotline-hold,moh; agent to hotline-agent,connect); resume: Bridge."""
+    call, ch, agent = await _bridged_call(sim, ami, seat="8040")
+    r = await ami.action("Redirect", {"Channel": ch, "ExtraChannel": agent, "Context": "hotline-hold",
+                                      "Exten": "moh", "Priority": "1", "ExtraContext": "hotline-agent",
+                                      "ExtraExten": "connect", "ExtraPriority": "1"})
+    assert r.get("Message") == "Dual Redirect successful"
+    await ami.event("MusicOnHoldStart", Channel=ch)
+    await ami.event("Newexten", Channel=agent, Context="hotline-agent", Application="Wait")
+    first = await ami.event("BridgeDestroy")
+    r = await ami.action("Bridge", {"Channel1": ch, "Channel2": agent})
+    assert r.name == "Success"
+    await ami.event("MusicOnHoldStop", Channel=ch)
+    again = await ami.wait_for(lambda m: m.name == "BridgeEnter" and m.get("Channel") == ch
+                               and m.get("BridgeUniqueid") != first["BridgeUniqueid"])
+    await ami.event("BridgeEnter", Channel=agent, BridgeUniqueid=again["BridgeUniqueid"])
+    assert sim.channel(ch).bridge is sim.channel(agent).bridge
+    sim.hangup(call)
+    await ami.event("Hangup", Channel=ch)
