@@ -1,4 +1,4 @@
-"""/api/flows: list, view, edit drafts, validate, diff, publish and roll back flows.
+"""/api/flows: list, view, edit drafts, validate, dry-run, diff, publish and roll back flows.
 
 Reading needs a supervisor, changing needs an admin. Validation errors come
 back with line and column so the editor can mark them. The service is the
@@ -9,7 +9,7 @@ back with line and column so the editor can mark them. The service is the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from hotline.api.deps import CurrentUser, DbSession, require_roles
 from ivr.loader import FlowError
+from ivr.simulate import SimulationResult
 from ivr.validate import parse_flow
 from ivr.versions import FlowNotFound, FlowService, PublishRejected, VersionInfo
 
@@ -104,6 +105,44 @@ class RollbackIn(BaseModel):
     comment: str | None = Field(None, max_length=255)
 
 
+Key = Annotated[str, Field(max_length=64)]
+Utterance = Annotated[str, Field(max_length=500)]
+
+
+class SimulateIn(BaseModel):
+    dnis: str = Field("12345", min_length=1, max_length=32, description="the dialled number")
+    keys: list[Key] = Field(default_factory=list, max_length=200,
+                            description='one entry per prompt that takes keys: "1", "13800138000"; '
+                                        '"" is silence, "hangup" hangs up there')
+    say: list[Utterance] = Field(default_factory=list, max_length=50, description="recognised speech, in order")
+    yaml: str | None = Field(None, max_length=1_000_000,
+                             description="unsaved text of this flow, used instead of the live one")
+    at: datetime | None = Field(None, description="time of the call; without a zone, the centre's local time; "
+                                                  "default: now")
+    caller: str = Field("13800138000", min_length=1, max_length=32)
+    queue: list[Literal["connected", "overflow", "callback", "hangup", "wait"]] = Field(
+        default_factory=list, max_length=20, description="how each queue wait ends, in order (default: connected)")
+    transfer: list[Literal["answered", "busy", "noanswer", "failed", "caller_hangup"]] = Field(
+        default_factory=list, max_length=20, description="how each transfer ends, in order (default: answered)")
+
+
+class SimEventOut(BaseModel):
+    seq: int
+    node: str
+    event: str
+    data: dict[str, Any] | None
+
+
+class SimulateOut(BaseModel):
+    outcome: str
+    flow: str
+    flow_version: int | None
+    path: list[str]
+    events: list[SimEventOut]
+    variables: dict[str, Any]
+    agi: list[str] = Field(description="the AGI commands sent to the caller's channel, in order")
+
+
 class DiffOut(BaseModel):
     a: str
     b: str
@@ -121,6 +160,15 @@ def _version(v: VersionInfo) -> VersionOut:
 def _rejected(exc: PublishRejected) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": "the flow does not validate",
                                                   "errors": [e.as_dict() for e in exc.errors]})
+
+
+def _simulation(r: SimulationResult) -> SimulateOut:
+    s = r.summary
+    return SimulateOut(outcome=s.outcome, flow=s.flow, flow_version=s.flow_version, path=list(s.ivr_path),
+                       events=[SimEventOut(seq=e.seq, node=e.node_id, event=e.event,
+                                           data=dict(e.data) if e.data is not None else None)
+                               for e in r.recorder.events],
+                       variables=dict(s.variables), agi=list(r.agi.commands))
 
 
 def graph(name: str, text: str) -> tuple[str | None, list[GraphNode], list[GraphEdge], list[FlowError]]:
@@ -181,6 +229,20 @@ async def validate_flow(name: str, body: YamlIn, flows: Flows) -> ValidateOut:
     except FlowNotFound as exc:
         raise HTTPException(404, detail=str(exc)) from None
     return ValidateOut(ok=not errors, errors=_errors(errors))
+
+
+@router.post("/{name}/simulate", response_model=SimulateOut, dependencies=[Reader],
+             responses={422: {"description": "the given text does not validate; errors with line and column"}})
+async def simulate_flow(name: str, body: SimulateIn, flows: Flows) -> Any:
+    """Dry run of one call; nothing is dialled, queued or stored."""
+    try:
+        result = await flows.simulate(name, body.yaml, dnis=body.dnis, keys=body.keys, say=body.say, at=body.at,
+                                      caller=body.caller, queue=list(body.queue), transfer=list(body.transfer))
+    except FlowNotFound as exc:
+        raise HTTPException(404, detail=str(exc)) from None
+    except PublishRejected as exc:
+        return _rejected(exc)
+    return _simulation(result)
 
 
 @router.get("/{name}/diff", response_model=DiffOut, dependencies=[Reader])

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
-from ivr.bundle import FlowBundle, build_bundle, load_dir_bundle
+from hotline.storage.db import Database
+from ivr.bundle import FlowBundle, FlowRegistry, build_bundle, load_dir_bundle
+from ivr.ports import FixedClock
 from ivr.validate import Catalog, flow_files, load_catalog
+from ivr.versions import FlowService
+from tests.conftest import ApiEnv, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOWS = ROOT / "flows"
@@ -48,3 +54,21 @@ def bundle_with(catalog: Catalog, versions: dict[str, int] | None = None, **text
     assert errors == [], [str(e) for e in errors]
     assert b is not None
     return b
+
+
+@pytest.fixture
+def service(bundle: FlowBundle, catalog: Catalog, tmp_path: Path) -> FlowService:
+    """The flow service over the default flows; its clock stands on a working-day morning."""
+    return FlowService(FlowRegistry(bundle), catalog, tmp_path / "drafts", clock=FixedClock(WORKDAY_10AM))
+
+
+@pytest.fixture
+async def env(sqlite_db: Database, service: FlowService) -> AsyncIterator[ApiEnv]:
+    """/api/flows on SQLite, served in-process."""
+    from hotline.api.app import AppServices, create_app
+    from ivr.http import router as flows_router
+
+    services = AppServices(settings=make_settings(str(sqlite_db.url)), db=sqlite_db, extra={"flows": service})
+    app = create_app(services, routers=[flows_router])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        yield ApiEnv(app=app, client=client, services=services)

@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from hotline.storage.db import Database
 from hotline.storage.models import AuditLog, FlowVersion
 from ivr.bundle import FlowBundle, FlowRegistry
-from ivr.http import router as flows_router
 from ivr.validate import Catalog
 from ivr.versions import FlowService, PublishRejected
-from tests.conftest import ApiEnv, make_settings
+from tests.conftest import ApiEnv
 
 MAIN_V2_FROM = "vars: {request_type: 咨询}"
 MAIN_V2_TO = "vars: {request_type: 政策咨询}"
-
-
-@pytest.fixture
-def service(bundle: FlowBundle, catalog: Catalog, tmp_path: Path) -> FlowService:
-    return FlowService(FlowRegistry(bundle), catalog, tmp_path / "drafts")
-
-
-@pytest.fixture
-async def env(sqlite_db: Database, service: FlowService) -> AsyncIterator[ApiEnv]:
-    from hotline.api.app import AppServices, create_app
-
-    services = AppServices(settings=make_settings(str(sqlite_db.url)), db=sqlite_db, extra={"flows": service})
-    app = create_app(services, routers=[flows_router])
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-        yield ApiEnv(app=app, client=client, services=services)
 
 
 def v2(service: FlowService) -> str:
