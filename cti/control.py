@@ -74,6 +74,17 @@ class ControlError(Exception):
         self.message = message
 
 
+def _control_error(action: str, e: AmiError) -> ControlError:
+    """The :class:`ControlError` for an AMI client error raised by ``action``."""
+    if isinstance(e, AmiActionError):
+        return ControlError(action, "error", e.message)
+    if isinstance(e, AmiTimeout):
+        return ControlError(action, "timeout", str(e))
+    if isinstance(e, AmiNotConnected):
+        return ControlError(action, "not_connected", str(e))
+    return ControlError(action, "error", str(e))
+
+
 @dataclass(frozen=True, slots=True)
 class ControlConfig:
     hold_context: str = "hotline-hold"
@@ -177,28 +188,17 @@ class CallControl:
         t = timeout if timeout is not None else self.config.action_timeout
         try:
             return await self.client.action(name, headers, timeout=t)
-        except AmiActionError as e:
-            log.info("%s refused: %s", name, e.message)
-            raise ControlError(name, "error", e.message) from e
-        except AmiTimeout as e:
-            raise ControlError(name, "timeout", str(e)) from e
-        except AmiNotConnected as e:
-            raise ControlError(name, "not_connected", str(e)) from e
         except AmiError as e:
-            raise ControlError(name, "error", str(e)) from e
+            if isinstance(e, AmiActionError):
+                log.info("%s refused: %s", name, e.message)
+            raise _control_error(name, e) from e
 
     async def _list(self, name: str, headers: Any, timeout: float | None = None) -> list[Any]:
         t = timeout if timeout is not None else self.config.action_timeout
         try:
             return await self.client.list_action(name, headers, timeout=t)
-        except AmiActionError as e:
-            raise ControlError(name, "error", e.message) from e
-        except AmiTimeout as e:
-            raise ControlError(name, "timeout", str(e)) from e
-        except AmiNotConnected as e:
-            raise ControlError(name, "not_connected", str(e)) from e
         except AmiError as e:
-            raise ControlError(name, "error", str(e)) from e
+            raise _control_error(name, e) from e
 
     # ------------------------------------------------------------------
     # Originate
