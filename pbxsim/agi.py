@@ -459,6 +459,10 @@ class AgiSession:
         for a in args[4:]:
             if a.lower().startswith("s="):
                 silence_s = float(a[2:])
+        if any(a.upper() == "BEEP" for a in args[4:]):
+            outcome, _, _ = await self._play("beep", "", 0)
+            if outcome == "hangup":
+                return AgiResult("200 result=-1 (hangup) endpos=0")
         if escape:
             self._press_keys_later()
         src = chan.audio
@@ -485,6 +489,9 @@ class AgiSession:
                 outcome = "hangup"
                 break
         elapsed = min(duration, pbx.clock.now() - start)
+        if outcome == "timeout" and end_by_silence is not None and duration == end_by_silence and silence_s:
+            # like Asterisk: on silence the file is rewound by (silence - 1 s) before it is closed
+            elapsed = max(0.0, elapsed - max(0.0, silence_s - 1.0))
         nsamples = int(elapsed * audio.RATE)
         pcm = b""
         if src is not None:
