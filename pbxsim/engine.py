@@ -10,7 +10,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 from .channels import (
     CAUSE_TEXT,
@@ -28,9 +28,6 @@ from .audio import AudioCache
 from .clock import SimClock
 from .config import AgentBehaviour, SimConfig, TrunkBehaviour
 from .dialplan import Dialplan, Substituter
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .callers import SimCall
 
 log = logging.getLogger(__name__)
 
