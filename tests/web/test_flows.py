@@ -212,3 +212,41 @@ def test_switching_flows_asks_before_dropping_edits(live_server: LiveServer, pag
     expect(page.locator("#flow-name")).to_have_text("main")
     expect(page.locator("#draft-note")).to_be_visible()
     assert page.input_value("#yaml") == edited
+
+
+POLICY_PATH = ["welcome", "hours_check", "main_menu", "set_consult", "q_policy"]
+
+
+def test_dry_run_shows_and_highlights_the_path(live_server: LiveServer, page: Any) -> None:
+    text = open_editor(page, live_server)
+    before = live_main(live_server)
+    # unsaved editor text is what runs
+    set_text(page, text.replace(MAIN_FROM, V1_TO, 1))
+    page.click("[data-tab='simulate']")
+    page.fill("#sim-keys", "1")
+    page.fill("#sim-at", "2026-11-23T10:00")
+    page.click("#btn-simulate")
+    expect(page.locator("#status")).to_contain_text("Dry run finished: connected")
+    assert page.get_attribute("#sim-outcome", "data-outcome") == "connected"
+    shown = page.eval_on_selector_all("#sim-path li", "lis => lis.map(li => li.dataset.node)")
+    assert shown == [f"main.{n}" for n in POLICY_PATH]
+    assert "政策咨询" in page.text_content("#sim-detail")
+    assert live_main(live_server) is before  # nothing published, nothing saved
+
+    page.click("#btn-sim-diagram")
+    page.wait_for_selector("#diagram svg.flow-diagram")
+    visited = page.eval_on_selector_all("#diagram g.node.visited", "gs => gs.map(g => g.dataset.node)")
+    assert sorted(visited) == sorted(POLICY_PATH)
+    hot = page.eval_on_selector_all("#diagram path.edge.hot", "ps => ps.map(p => [p.dataset.from, p.dataset.to])")
+    assert sorted(map(tuple, hot)) == sorted(zip(POLICY_PATH, POLICY_PATH[1:]))
+    page.screenshot(path="/tmp/web-flows-dry-run.png", full_page=True)
+
+    # a broken text is not run: its problems are listed at their line
+    broken = text.replace(BROKEN_FROM, BROKEN_TO, 1)
+    page.click("[data-tab='edit']")
+    set_text(page, broken)
+    page.click("[data-tab='simulate']")
+    page.click("#btn-simulate")
+    expect(page.locator("#status")).to_contain_text("fix them to run it")
+    page.wait_for_selector("#tab-edit:not([hidden])")
+    page.wait_for_selector(f"#errors li.problem[data-line='{line_of(broken, BROKEN_TO)}']")

@@ -145,7 +145,7 @@ async function openFlow(name, { keepStatus = false } = {}) {
   badge.className = "badge live";
   $("draft-note").hidden = !(draft && draft.yaml !== live.yaml);
   state.graph = graphOf(draft || live);
-  state.simPath = [];
+  clearSimulation();
   markDirty();
   await loadVersions();
   if (state.tab === "diagram") showDiagram();
@@ -385,33 +385,74 @@ function showDiagram() {
 
 // ---- dry run ----------------------------------------------------------------------
 
+/** "2026-11-23T10:00" from <input type=datetime-local> -> ISO without a zone (the centre's local time). */
+function localTime(value) {
+  if (!value) return undefined;
+  return value.length === 16 ? `${value}:00` : value;
+}
+
 /**
- * Dry run through POST /api/flows/{name}/simulate (not served yet by ivr/http.py):
- * body {dnis, keys, say, yaml?}; answer {outcome, path: ["flow.node", ...], events?, variables?}.
+ * Dry run through POST /api/flows/{name}/simulate: body {dnis, keys, say, at?, queue, transfer, yaml?};
+ * answer {outcome, flow, flow_version, path: ["flow.node", ...], events, variables, agi}.
+ * The nodes of this flow on the path are highlighted on the diagram.
  */
 async function simulate(event) {
   event.preventDefault();
   const keys = $("sim-keys").value.trim().split(/\s+/).filter(Boolean).map((k) => (k === "-" ? "" : k));
   const say = $("sim-speech").value.split("\n").map((line) => line.trim()).filter(Boolean);
-  const body = { dnis: $("sim-dnis").value.trim(), keys, say };
-  if ($("sim-source").value === "draft") body.yaml = editor.value;
+  const body = {
+    dnis: $("sim-dnis").value.trim() || "12345",
+    keys,
+    say,
+    at: localTime($("sim-at").value),
+    queue: [$("sim-queue").value],
+    transfer: [$("sim-transfer").value],
+  };
+  const fromEditor = $("sim-source").value === "draft";
+  if (fromEditor) body.yaml = editor.value;
+  status("模拟中 · Running the dry run…", "info");
   try {
     const result = await api(`${BASE}/${enc(state.name)}/simulate`, { method: "POST", body });
-    const path = result.path || result.ivr_path || [];
-    const prefix = `${state.name}.`;
-    state.simPath = path.filter((p) => p.startsWith(prefix)).map((p) => p.slice(prefix.length));
-    $("sim-path").replaceChildren(...path.map((p) => el("li", { "data-node": p }, p)));
-    const { path: _p, ivr_path: _i, ...rest } = result;
-    $("sim-detail").textContent = JSON.stringify(rest, null, 2);
-    status(`模拟完成 · Dry run finished: ${result.outcome ?? ""}`, "ok");
+    showSimulation(result);
+    if (fromEditor) showProblems([], { quiet: true });
+    status(`模拟完成 · Dry run finished: ${result.outcome}`, "ok");
   } catch (err) {
-    if (err instanceof ApiError && (err.status === 404 || err.status === 405)) {
-      status("服务器未提供模拟接口 · The server offers no dry-run endpoint yet", "error");
+    if (err instanceof ApiError && err.status === 422 && Array.isArray(err.body?.errors)) {
+      const problems = problemsOf(err.body);
+      showProblems(problems);
+      switchTab("edit");
+      status(`编辑器内容有 ${problems.length} 个问题，不能模拟 · The editor text has ${problems.length} problem(s); fix them to run it`, "error");
       return;
     }
-    if (err instanceof ApiError && problemsOf(err.body).length) showProblems(problemsOf(err.body));
     fail("模拟 Dry run", err);
   }
+}
+
+function clearSimulation() {
+  state.simPath = [];
+  $("sim-outcome").hidden = true;
+  $("sim-path").replaceChildren();
+  $("sim-detail").textContent = "";
+  $("btn-sim-diagram").hidden = true;
+}
+
+function showSimulation(result) {
+  const path = result.path || [];
+  const prefix = `${state.name}.`;
+  state.simPath = path.filter((p) => p.startsWith(prefix)).map((p) => p.slice(prefix.length));
+  const outcome = $("sim-outcome");
+  outcome.hidden = false;
+  outcome.dataset.outcome = result.outcome;
+  outcome.textContent = `结果 Outcome: ${result.outcome} · 结束于 ended in ${result.flow}${result.flow_version != null ? ` v${result.flow_version}` : ""}`;
+  $("sim-path").replaceChildren(
+    ...path.map((p) =>
+      el("li", { "data-node": p, class: p.startsWith(prefix) ? "here" : "elsewhere" }, p),
+    ),
+  );
+  $("btn-sim-diagram").hidden = !state.simPath.length;
+  const { path: _p, ...rest } = result;
+  $("sim-detail").textContent = JSON.stringify(rest, null, 2);
+  if (state.tab === "diagram") showDiagram();
 }
 
 // ---- tabs and start -----------------------------------------------------------------
@@ -450,6 +491,7 @@ $("yaml").addEventListener("keydown", (event) => {
 $("btn-diff").addEventListener("click", showDiff);
 $("diagram-fit").addEventListener("change", (ev) => $("diagram").classList.toggle("fit", ev.target.checked));
 $("sim-form").addEventListener("submit", simulate);
+$("btn-sim-diagram").addEventListener("click", () => switchTab("diagram"));
 window.addEventListener("beforeunload", (event) => {
   if (editor.value !== state.savedText) event.preventDefault();
 });
