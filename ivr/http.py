@@ -222,6 +222,16 @@ async def save_draft(name: str, body: YamlIn, flows: Flows) -> ValidateOut:
     return ValidateOut(ok=not errors, errors=_errors(errors))
 
 
+@router.delete("/{name}/draft", status_code=status.HTTP_204_NO_CONTENT, dependencies=[Admin],
+               responses={404: {"description": "the flow has no draft"}})
+async def discard_draft(name: str, flows: Flows) -> None:
+    try:
+        if not await flows.discard_draft(name):
+            raise FlowNotFound(f"no draft of {name!r}")
+    except FlowNotFound as exc:
+        raise HTTPException(404, detail=str(exc)) from None
+
+
 @router.post("/{name}/validate", response_model=ValidateOut, dependencies=[Reader])
 async def validate_flow(name: str, body: YamlIn, flows: Flows) -> ValidateOut:
     try:

@@ -1,4 +1,4 @@
-"""Flow versions: validate, publish atomically, roll back, diff; drafts.
+"""Flow versions: validate, publish atomically, roll back, diff; drafts; dry runs.
 
 Published versions live in the ``flow_versions`` table (one active version per
 flow). Publishing validates the new text together with every other live flow
@@ -6,6 +6,8 @@ and the catalogues first; a flow that fails never replaces the live one. The
 database row and the audit entry are committed first, then the live
 :class:`~ivr.bundle.FlowRegistry` is swapped in one assignment: new calls
 take the new version at once (no restart), calls in progress keep theirs.
+A flow has at most one draft (``<drafts_dir>/<name>.yaml``); publishing or
+rolling back the flow removes it.
 """
 
 from __future__ import annotations
@@ -176,6 +178,19 @@ class FlowService:
         await asyncio.to_thread(write)
         return await self.validate(name, text)
 
+    async def discard_draft(self, name: str) -> bool:
+        """Remove the flow's draft; False if it had none."""
+        p = self._draft_path(name)
+
+        def remove() -> bool:
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                return False
+            return True
+
+        return await asyncio.to_thread(remove)
+
     async def validate(self, name: str, text: str) -> list[FlowError]:
         """Errors of ``text`` as flow ``name`` among the live flows (empty: it would publish)."""
         check_name(name)
@@ -245,6 +260,7 @@ class FlowService:
                         {"version": version, "previous": previous, "sha256": row.sha256, "comment": comment})
             await session.commit()
             self.registry.swap(bundle)
+            await self.discard_draft(name)  # the draft is either live now or superseded
             log.info("flow %s version %d published by %s", name, version, actor)
             return VersionInfo.of(row)
 
@@ -261,6 +277,7 @@ class FlowService:
                         {"version": version, "previous": previous, "sha256": row.sha256, "comment": comment})
             await session.commit()
             self.registry.swap(bundle)
+            await self.discard_draft(name)
             log.info("flow %s rolled back to version %d by %s", name, version, actor)
             return VersionInfo.of(row)
 
