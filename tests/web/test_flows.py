@@ -138,6 +138,10 @@ def test_publish_diff_and_roll_back(live_server: LiveServer, page: Any) -> None:
     assert page.get_attribute("#versions tr[data-version='1']", "class") == "live"
     assert "政策咨询改名" in page.inner_text("#versions tr[data-version='1']")
     assert page.input_value("#yaml") == v1
+    # the draft saved on the way is gone once it is live
+    expect(page.locator("#flow-list li[data-flow='main'] .badge.draft")).to_have_count(0)
+    expect(page.locator("#btn-discard")).to_be_hidden()
+    assert live_server.call(flows(live_server).get_draft("main")) is None
 
     v2 = v1.replace(V1_TO, V2_TO, 1)
     set_text(page, v2)
@@ -250,3 +254,30 @@ def test_dry_run_shows_and_highlights_the_path(live_server: LiveServer, page: An
     expect(page.locator("#status")).to_contain_text("fix them to run it")
     page.wait_for_selector("#tab-edit:not([hidden])")
     page.wait_for_selector(f"#errors li.problem[data-line='{line_of(broken, BROKEN_TO)}']")
+
+
+def test_discarding_the_draft_goes_back_to_the_live_text(live_server: LiveServer, page: Any) -> None:
+    text = open_editor(page, live_server)
+    expect(page.locator("#btn-discard")).to_be_hidden()
+    edited = text.replace(MAIN_FROM, V1_TO, 1)
+    set_text(page, edited)
+    page.click("#btn-save")
+    expect(page.locator("#status")).to_contain_text("Draft saved")
+    expect(page.locator("#flow-list li[data-flow='main'] .badge.draft")).to_have_count(1)
+
+    page.click("#btn-discard")
+    page.wait_for_selector("#confirm[open]")
+    page.click("#confirm-cancel")
+    expect(page.locator("#status")).to_contain_text("Cancelled")
+    assert live_server.call(flows(live_server).get_draft("main")) == edited
+
+    page.click("#btn-discard")
+    page.wait_for_selector("#confirm[open]")
+    page.click("#confirm-ok")
+    expect(page.locator("#status")).to_contain_text("Draft discarded")
+    assert page.input_value("#yaml") == text
+    expect(page.locator("#flow-list li[data-flow='main'] .badge.draft")).to_have_count(0)
+    expect(page.locator("#btn-discard")).to_be_hidden()
+    expect(page.locator("#draft-note")).to_be_hidden()
+    assert live_server.call(flows(live_server).get_draft("main")) is None
+    assert live_main(live_server).text == text

@@ -144,6 +144,7 @@ async function openFlow(name, { keepStatus = false } = {}) {
     summary.version != null ? `在线 v${summary.version} · live` : "在线：文件版本 · live from the flow file";
   badge.className = "badge live";
   $("draft-note").hidden = !(draft && draft.yaml !== live.yaml);
+  $("btn-discard").hidden = !draft;
   state.graph = graphOf(draft || live);
   clearSimulation();
   markDirty();
@@ -248,6 +249,7 @@ async function saveDraft() {
     state.draft = await getFlow(state.name, "draft");
     state.graph = graphOf(state.draft) || state.graph;
     $("draft-note").hidden = state.draft.yaml === state.live.yaml;
+    $("btn-discard").hidden = false;
     markDirty();
     const problems = problemsOf(result);
     showProblems(problems);
@@ -266,6 +268,31 @@ async function saveDraft() {
     }
     fail("保存 Save", err);
     return false;
+  }
+}
+
+/** Throw the saved draft away (DELETE /api/flows/{name}/draft); the editor goes back to the live text. */
+async function discardDraft() {
+  const unsaved = editor.value !== state.savedText ? "\n编辑器中未保存的修改也会丢失。Unsaved edits in the editor are lost too." : "";
+  if (!(await confirmBox(`放弃 ${state.name} 的草稿？编辑器将显示在线版本。\nDiscard the draft of ${state.name}? The editor goes back to the live version.${unsaved}`))) {
+    status("已取消 · Cancelled", "info");
+    return;
+  }
+  try {
+    await api(`${BASE}/${enc(state.name)}/draft`, { method: "DELETE" });
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) {
+      fail("放弃草稿 Discard draft", err);
+      return;
+    }
+    // already gone (discarded or published elsewhere): show what is there now
+  }
+  try {
+    await loadList();
+    await openFlow(state.name, { keepStatus: true });
+    status("草稿已放弃 · Draft discarded", "ok");
+  } catch (err) {
+    fail("载入 Load", err);
   }
 }
 
@@ -477,6 +504,7 @@ $("btn-revert").addEventListener("click", () => {
   markDirty();
 });
 $("btn-publish").addEventListener("click", publish);
+$("btn-discard").addEventListener("click", discardDraft);
 // Ctrl+S saves the draft, Ctrl+Enter validates.
 $("yaml").addEventListener("keydown", (event) => {
   if (!(event.ctrlKey || event.metaKey)) return;
@@ -499,7 +527,7 @@ window.addEventListener("beforeunload", (event) => {
 if (requireLogin()) {
   await header("/flows");
   if (role() !== "admin") {
-    for (const id of ["btn-save", "btn-publish", "publish-comment"]) {
+    for (const id of ["btn-save", "btn-publish", "publish-comment", "btn-discard"]) {
       $(id).disabled = true;
       $(id).title = "需要管理员权限 · needs the admin role";
     }
