@@ -42,13 +42,9 @@ Each transition is logged and published as
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import itertools
 import logging
-import secrets
 from datetime import datetime
-from typing import Any, Awaitable, Callable, ClassVar, Protocol
+from typing import Any, Callable, Protocol
 
 from cti.control import CallControl, ControlError
 from cti.events import (
@@ -60,15 +56,23 @@ from cti.events import (
     TransferCompleted,
     TransferFailed,
     TransferStarted,
-    TransferStateChanged,
 )
-from cti.model import CallModel, Publisher, NullPublisher, utcnow
+from cti.machine import InvalidTransfer, Machine, MachineService, State, transition
+from cti.model import CallModel, Publisher, utcnow
+
+__all__ = [
+    "STATES",
+    "AtxferDriver",
+    "AttendedTransferMachine",
+    "Driver",
+    "InvalidTransfer",
+    "ServerDriver",
+    "TransferService",
+    "TransferState",
+    "transition",
+]
 
 log = logging.getLogger("cti.transfer")
-
-
-class InvalidTransfer(Exception):
-    """The request does not fit the call (e.g. the agent is not bridged with a caller)."""
 
 
 # ---------------------------------------------------------------------------
@@ -128,11 +132,7 @@ class ServerDriver:
 
     async def connect(self, m: "AttendedTransferMachine") -> None:
         await m.control.bridge(m.recipient_name(), m.caller)
-        if m.alive(m.agent_id):
-            try:
-                await m.control.hangup(m.agent, 16)
-            except ControlError:
-                pass
+        await m.hang_up_quietly(m.agent_id, m.agent)
 
     async def cancel(self, m: "AttendedTransferMachine") -> None:
         # Take the agent back first: pulling it out of the consultation bridge dissolves that
@@ -141,11 +141,7 @@ class ServerDriver:
         await self.drop_recipient(m)
 
     async def drop_recipient(self, m: "AttendedTransferMachine") -> None:
-        if m.alive(m.recipient_id):
-            try:
-                await m.control.hangup(m.recipient_name(), 16)
-            except ControlError:
-                pass
+        await m.hang_up_quietly(m.recipient_id, m.recipient_name())
 
 
 class AtxferDriver:
@@ -172,11 +168,7 @@ class AtxferDriver:
             await m.control.bridge(m.recipient_name(), m.caller)
 
     async def drop_recipient(self, m: "AttendedTransferMachine") -> None:
-        if m.recipient_id and m.alive(m.recipient_id):
-            try:
-                await m.control.hangup(m.recipient_name(), 16)
-            except ControlError:
-                pass
+        await m.hang_up_quietly(m.recipient_id, m.recipient_name())
 
 
 # ---------------------------------------------------------------------------
@@ -185,30 +177,7 @@ class AtxferDriver:
 Next = "type[TransferState] | None"
 
 
-def transition(event: str) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[None]]]:
-    """Decorate a state's event method: it returns the next state class (or None to stay);
-    the machine's ``_enter`` logs and publishes the transition (shared with cti.conference)."""
-
-    def deco(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[None]]:
-        @functools.wraps(fn)
-        async def wrapper(self: Any, m: Any, *args: Any) -> None:
-            nxt = await fn(self, m, *args)
-            if nxt is not None and nxt is not type(self):
-                m._enter(nxt, event)
-
-        wrapper.__transition__ = event  # type: ignore[attr-defined]
-        return wrapper
-
-    return deco
-
-
-class TransferState:
-    name: ClassVar[str] = "?"
-    terminal: ClassVar[bool] = False
-
-    async def start(self, m: "AttendedTransferMachine") -> None:
-        log.info("transfer %s: start ignored in %s", m.transfer_id, self.name)
-
+class TransferState(State):
     async def recipient_answered(self, m: "AttendedTransferMachine") -> None:
         log.debug("transfer %s: recipient_answered ignored in %s", m.transfer_id, self.name)
 
@@ -237,8 +206,7 @@ class Ready(TransferState):
         try:
             await m.driver.start(m)
         except ControlError as e:
-            m.reason = f"{e.action}: {e.message}"
-            await m.give_back()
+            await m.fall_back(f"{e.action}: {e.message}")
             return Failed
         return Ringing
 
@@ -248,8 +216,7 @@ class Ready(TransferState):
 
     @transition("initiator_hangup")
     async def initiator_hangup(self, m: "AttendedTransferMachine") -> Next:
-        m.reason = "agent hung up before the transfer started"
-        await m.give_back()
+        await m.fall_back("agent hung up before the transfer started")
         return Failed
 
     @transition("cancel")
@@ -269,16 +236,14 @@ class Ringing(TransferState):
         except ControlError as e:
             if not m.alive(m.agent_id):  # the agent left just now: connect the caller directly
                 return await _connect_or_fail(m)
-            m.reason = f"consultation bridge failed: {e.message}"
             await m.driver.drop_recipient(m)
-            await m.give_back()
+            await m.fall_back(f"consultation bridge failed: {e.message}")
             return Failed
         return Consulting
 
     @transition("recipient_hangup")
     async def recipient_hangup(self, m: "AttendedTransferMachine", reason: str) -> Next:
-        m.reason = f"recipient did not take the call ({reason})"
-        await m.give_back()
+        await m.fall_back(f"recipient did not take the call ({reason})")
         return Failed
 
     @transition("initiator_hangup")
@@ -293,11 +258,7 @@ class Ringing(TransferState):
     @transition("complete")
     async def complete(self, m: "AttendedTransferMachine") -> Next:
         # Completing before the recipient answered: the agent leaves, the caller waits for the recipient.
-        if m.alive(m.agent_id):
-            try:
-                await m.control.hangup(m.agent, 16)
-            except ControlError:
-                pass
+        await m.hang_up_quietly(m.agent_id, m.agent)
         return Blonde
 
     @transition("cancel")
@@ -323,8 +284,7 @@ class Consulting(TransferState):
 
     @transition("recipient_hangup")
     async def recipient_hangup(self, m: "AttendedTransferMachine", reason: str) -> Next:
-        m.reason = f"recipient hung up during consultation ({reason})"
-        await m.give_back()
+        await m.fall_back(f"recipient hung up during consultation ({reason})")
         return Failed
 
     @transition("transferred_hangup")
@@ -352,8 +312,7 @@ class Blonde(TransferState):
 
     @transition("recipient_hangup")
     async def recipient_hangup(self, m: "AttendedTransferMachine", reason: str) -> Next:
-        m.reason = f"recipient did not take the call ({reason}) and the agent had left"
-        await m.give_back()
+        await m.fall_back(f"recipient did not take the call ({reason}) and the agent had left")
         return Failed
 
     @transition("transferred_hangup")
@@ -412,9 +371,8 @@ async def _connect_or_fail(m: "AttendedTransferMachine") -> type[TransferState]:
     try:
         await m.driver.connect(m)
     except ControlError as e:
-        m.reason = f"could not connect caller and recipient: {e.message}"
         await m.driver.drop_recipient(m)
-        await m.give_back()
+        await m.fall_back(f"could not connect caller and recipient: {e.message}")
         return Failed
     return Completed
 
@@ -425,7 +383,12 @@ STATES: tuple[type[TransferState], ...] = (Ready, Ringing, Consulting, Blonde, C
 # ---------------------------------------------------------------------------
 # the machine
 # ---------------------------------------------------------------------------
-class AttendedTransferMachine:
+class AttendedTransferMachine(Machine):
+    kind = "transfer"
+    label = "transfer"
+    log = log
+    hangup_events = ("transferred_hangup", "initiator_hangup", "recipient_hangup")
+
     def __init__(
         self,
         transfer_id: str,
@@ -447,42 +410,25 @@ class AttendedTransferMachine:
         recipient_caller_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.transfer_id = transfer_id
-        self.control = control
-        self.model = model
-        self.bus = bus
-        self.call_id = call_id
-        self.caller = caller
-        self.caller_id = caller_id
-        self.agent = agent
-        self.agent_id = agent_id
+        super().__init__(
+            transfer_id, control, model, bus,
+            call_id=call_id, caller=caller, caller_id=caller_id, agent=agent, agent_id=agent_id,
+            ivr_context=ivr_context, ivr_exten=ivr_exten, ring_timeout=ring_timeout, clock=clock, state=Ready(),
+        )
         self.target_context = target_context
         self.target_exten = target_exten
         self.driver = driver
-        self.ivr_context = ivr_context
-        self.ivr_exten = ivr_exten
-        self.ring_timeout = ring_timeout
         self.recipient_caller_id = recipient_caller_id
         self.recipient_id = f"{transfer_id}-r" if driver.name == "server" else ""
         self.recipient: str = ""
-        self.reason = ""
-        self.returned_to = ""
-        self.state: TransferState = Ready()
-        self.history: list[tuple[str, str, str]] = []  # (from, to, event)
-        self._clock = clock
-        self._lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self.finished = asyncio.Event()
 
-    # --- plumbing ---------------------------------------------------
-    def now(self) -> datetime:
-        return self._clock()
+    @property
+    def transfer_id(self) -> str:
+        return self.machine_id
 
-    def publish(self, event: object) -> None:
-        self.bus.publish(event)
-
-    def alive(self, uid: str) -> bool:
-        return bool(uid) and self.model.channel(uid) is not None
+    @property
+    def third_id(self) -> str:
+        return self.recipient_id
 
     def recipient_name(self) -> str:
         """The recipient's current channel name (Asterisk also accepts the Uniqueid we chose)."""
@@ -491,44 +437,13 @@ class AttendedTransferMachine:
             return ch.name
         return self.recipient or self.recipient_id
 
-    def watch(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("transfer %s: helper task failed", self.transfer_id, exc_info=task.exception())
-
-    def _enter(self, nxt: type[TransferState], event: str) -> None:
-        old = self.state.name
-        self.state = nxt()
-        self.history.append((old, nxt.name, event))
-        log.info("transfer %s (call %s): %s --%s--> %s", self.transfer_id, self.call_id, old, event, nxt.name)
-        self.publish(TransferStateChanged(self.call_id, self.now(), "transfer", self.transfer_id, old, nxt.name, event))
+    def _entered(self, nxt: type[State]) -> None:
         if nxt is Completed:
             self.publish(TransferCompleted(self.call_id, self.now(), self.transfer_id, "attended", self.caller, f"{self.target_context},{self.target_exten}"))
         elif nxt is Failed:
             self.publish(TransferFailed(self.call_id, self.now(), self.transfer_id, "attended", self.reason, self.returned_to))
-        if self.state.terminal:
-            self.finished.set()
-            for t in list(self._tasks):
-                if t is not asyncio.current_task():
-                    t.cancel()
-
-    async def _dispatch(self, event: str, *args: Any) -> None:
-        async with self._lock:
-            await getattr(self.state, event)(self, *args)
-
-    @property
-    def done(self) -> bool:
-        return self.state.terminal
 
     # --- events -----------------------------------------------------
-    async def start(self) -> None:
-        await self._dispatch("start")
-
     async def recipient_answered(self) -> None:
         await self._dispatch("recipient_answered")
 
@@ -544,59 +459,22 @@ class AttendedTransferMachine:
     async def complete(self) -> None:
         await self._dispatch("complete")
 
-    async def cancel(self) -> None:
-        await self._dispatch("cancel")
-
     async def completed_by_pbx(self) -> None:
         async with self._lock:
             fn = getattr(self.state, "completed_by_pbx", None)
             if fn is not None:
                 await fn(self)
 
-    async def wait(self, timeout: float | None = None) -> str:
-        await asyncio.wait_for(self.finished.wait(), timeout)
-        return self.state.name
-
-    # --- the caller is never dropped ------------------------------------
-    async def give_back(self) -> str:
-        """Return the caller to the agent, else to the IVR. Returns "agent", "ivr" or ""."""
-        if not self.alive(self.caller_id):
-            self.returned_to = ""
-            return ""
-        if self.alive(self.agent_id):
-            if self.driver.name == "atxfer" and any(p.uniqueid == self.agent_id for p in self.model.peers(self.caller_id)):
-                self.returned_to = "agent"  # already together (Asterisk gave the caller back itself)
-                return "agent"
-            try:
-                await self.control.bridge(self.agent, self.caller)
-                self.returned_to = "agent"
-                return "agent"
-            except ControlError as e:
-                log.warning("transfer %s: could not return the caller to the agent (%s)", self.transfer_id, e.message)
-        try:
-            await self.control.redirect(self.caller, self.ivr_context, self.ivr_exten, 1)
-            self.returned_to = "ivr"
-            return "ivr"
-        except ControlError as e:
-            log.error("transfer %s: could not return the caller to the IVR either (%s)", self.transfer_id, e.message)
-            self.returned_to = ""
-            return ""
+    def _with_agent_already(self) -> bool:
+        # With Atxfer, Asterisk gives the caller back to the agent itself.
+        return self.driver.name == "atxfer" and any(p.uniqueid == self.agent_id for p in self.model.peers(self.caller_id))
 
     # --- routing of domain events ---------------------------------------
     def parties(self) -> tuple[str, ...]:
         return tuple(u for u in (self.caller_id, self.agent_id, self.recipient_id) if u)
 
-    async def on_event(self, event: object) -> None:
-        if self.done:
-            return
-        if isinstance(event, LegHungup):
-            if event.leg_id == self.caller_id:
-                await self.transferred_hangup()
-            elif event.leg_id == self.agent_id:
-                await self.initiator_hangup()
-            elif self.recipient_id and event.leg_id == self.recipient_id:
-                await self.recipient_hangup(event.cause_txt or "hung up")
-        elif self.driver.name == "atxfer":
+    async def _on_other_event(self, event: object) -> None:
+        if self.driver.name == "atxfer":
             await self._on_atxfer_event(event)
 
     async def _on_atxfer_event(self, event: object) -> None:
@@ -625,32 +503,13 @@ class AttendedTransferMachine:
             await self.completed_by_pbx()
 
 
-class TransferService:
+class TransferService(MachineService[AttendedTransferMachine]):
     """Starts attended transfers and routes domain events to them.
 
     The composition root subscribes :meth:`on_event` to the bus for :attr:`EVENTS`."""
 
     EVENTS = (LegHungup, LegAdded, DialStarted, DialEnded, CallBridged, TransferCompleted)
-
-    def __init__(
-        self,
-        control: CallControl,
-        model: CallModel,
-        bus: Publisher | None = None,
-        *,
-        ivr_context: str = "hotline-ivr",
-        default_ivr_exten: str = "12345",
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.control = control
-        self.model = model
-        self.bus = bus or NullPublisher()
-        self.ivr_context = ivr_context
-        self.default_ivr_exten = default_ivr_exten
-        self._clock = clock
-        self.active: dict[str, AttendedTransferMachine] = {}
-        self._ids = itertools.count(1)
-        self._prefix = f"xfer{secrets.token_hex(3)}"
+    id_prefix = "xfer"
 
     async def start_attended(
         self,
@@ -663,24 +522,10 @@ class TransferService:
         ring_timeout: float = 30.0,
     ) -> AttendedTransferMachine:
         """Start consulting ``target_exten@target_context`` from ``agent`` (name or Uniqueid)."""
-        ag = self.model.resolve(agent)
-        if ag is None:
-            raise InvalidTransfer(f"unknown agent channel {agent}")
-        if caller is None:
-            peers = self.model.peers(ag.uniqueid)
-            if len(peers) != 1:
-                raise InvalidTransfer(f"agent {ag.name} is not in a two-party call")
-            cl = peers[0]
-        else:
-            cl = self.model.resolve(caller)
-            if cl is None:
-                raise InvalidTransfer(f"unknown caller channel {caller}")
-        call = self.model.calls.get(cl.call_id)
-        dnis = call.dnis if call is not None and call.dnis else self.default_ivr_exten
+        ag, cl, dnis = self._parties(agent, caller)
         driver: Driver = ServerDriver() if mode == "server" else AtxferDriver()
-        tid = f"{self._prefix}-{next(self._ids)}"
         m = AttendedTransferMachine(
-            tid,
+            self._next_id(),
             self.control,
             self.model,
             self.bus,
@@ -697,17 +542,4 @@ class TransferService:
             ring_timeout=ring_timeout,
             clock=self._clock,
         )
-        self.active[tid] = m
-        await m.start()
-        if m.done:
-            self.active.pop(tid, None)
-        return m
-
-    async def on_event(self, event: object) -> None:
-        for tid, m in list(self.active.items()):
-            await m.on_event(event)
-            if m.done:
-                self.active.pop(tid, None)
-
-    def get(self, transfer_id: str) -> AttendedTransferMachine | None:
-        return self.active.get(transfer_id)
+        return await self._launch(m)
