@@ -8,6 +8,7 @@ back with line and column so the editor can mark them. The service is the
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -93,6 +94,14 @@ class YamlIn(BaseModel):
 class ValidateOut(BaseModel):
     ok: bool
     errors: list[ErrorOut]
+
+
+class CheckOut(ValidateOut):
+    """Validation with the graph of the text, when it parses (start None and no nodes otherwise)."""
+
+    start: str | None
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
 
 
 class PublishIn(BaseModel):
@@ -200,7 +209,7 @@ async def get_flow(name: str, flows: Flows, session: DbSession,
         text = await flows.text(session, name, version)
     except FlowNotFound as exc:
         raise HTTPException(404, detail=str(exc)) from None
-    start, nodes, edges, errors = graph(name, text)
+    start, nodes, edges, errors = await asyncio.to_thread(graph, name, text)  # parsing is CPU work
     return FlowOut(name=name, version=version, yaml=text, start=start, nodes=nodes, edges=edges,
                    errors=_errors(errors))
 
@@ -232,13 +241,14 @@ async def discard_draft(name: str, flows: Flows) -> None:
         raise HTTPException(404, detail=str(exc)) from None
 
 
-@router.post("/{name}/validate", response_model=ValidateOut, dependencies=[Reader])
-async def validate_flow(name: str, body: YamlIn, flows: Flows) -> ValidateOut:
+@router.post("/{name}/validate", response_model=CheckOut, dependencies=[Reader])
+async def validate_flow(name: str, body: YamlIn, flows: Flows) -> CheckOut:
     try:
         errors = await flows.validate(name, body.yaml)
     except FlowNotFound as exc:
         raise HTTPException(404, detail=str(exc)) from None
-    return ValidateOut(ok=not errors, errors=_errors(errors))
+    start, nodes, edges, _ = await asyncio.to_thread(graph, name, body.yaml)  # parsing is CPU work
+    return CheckOut(ok=not errors, errors=_errors(errors), start=start, nodes=nodes, edges=edges)
 
 
 @router.post("/{name}/simulate", response_model=SimulateOut, dependencies=[Reader],

@@ -142,8 +142,36 @@ async def test_http_validate_shows_errors_at_their_line(env: ApiEnv, service: Fl
     bad = service.live_texts()["survey"].replace("prompt: survey_prompt", "prompt: survey_promt")
     r = await env.client.post("/api/flows/survey/validate", json={"yaml": bad}, headers=sup)
     assert r.status_code == 200
-    assert r.json() == {"ok": False, "errors": [
-        {"file": "survey.yaml", "line": 7, "col": 13, "message": "node 'rate': unknown prompt 'survey_promt'"}]}
+    body = r.json()
+    assert (body["ok"], body["errors"]) == (False, [
+        {"file": "survey.yaml", "line": 7, "col": 13, "message": "node 'rate': unknown prompt 'survey_promt'"}])
+    assert body["start"] == "rate" and [n["id"] for n in body["nodes"]] == ["rate", "bye"]
+
+
+async def test_http_validate_returns_the_graph_of_the_text(env: ApiEnv, service: FlowService) -> None:
+    sup = await env.auth_headers("supervisor")
+    text = service.live_texts()["survey"].replace("next: bye", "next: thanks") + (
+        "  thanks:\n    type: play\n    title: 致谢\n    prompt: survey_thanks\n    next: bye\n")
+    r = await env.client.post("/api/flows/survey/validate", json={"yaml": text}, headers=sup)
+    body = r.json()
+    assert (body["ok"], body["errors"]) == (True, [])
+    # the same shape as GET /api/flows/{name}, for the text sent (nothing saved)
+    assert body["start"] == "rate"
+    assert body["nodes"] == [{"id": "rate", "type": "survey", "title": "", "line": 5},
+                             {"id": "bye", "type": "hangup", "title": "", "line": 14},
+                             {"id": "thanks", "type": "play", "title": "致谢", "line": 17}]
+    assert body["edges"] == [{"source": "rate", "target": "thanks", "event": "next"},
+                             {"source": "thanks", "target": "bye", "event": "next"}]
+    got = (await env.client.get("/api/flows/survey", headers=sup)).json()
+    assert [n["id"] for n in got["nodes"]] == ["rate", "bye"]
+    # a wrong target still draws (the edge points at the missing node); text that does not parse draws nothing
+    r = await env.client.post("/api/flows/survey/validate", json={"yaml": text.replace("next: bye", "next: by")},
+                              headers=sup)
+    assert r.json()["ok"] is False and {"source": "thanks", "target": "by", "event": "next"} in r.json()["edges"]
+    r = await env.client.post("/api/flows/survey/validate", json={"yaml": "name: survey\nnodes: [\n"}, headers=sup)
+    body = r.json()
+    assert body["ok"] is False and body["errors"]
+    assert (body["start"], body["nodes"], body["edges"]) == (None, [], [])
 
 
 async def test_http_draft_publish_diff_rollback(env: ApiEnv, service: FlowService) -> None:

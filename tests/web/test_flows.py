@@ -281,3 +281,38 @@ def test_discarding_the_draft_goes_back_to_the_live_text(live_server: LiveServer
     expect(page.locator("#draft-note")).to_be_hidden()
     assert live_server.call(flows(live_server).get_draft("main")) is None
     assert live_main(live_server).text == text
+
+
+def test_validate_redraws_the_diagram_from_the_editor(live_server: LiveServer, page: Any) -> None:
+    text = open_editor(page, live_server)
+    page.click("[data-tab='diagram']")
+    page.wait_for_selector("#diagram g.node[data-node='set_consult']")
+    expect(page.locator("#diagram-stale")).to_be_hidden()
+    # a new node between the main menu's key 1 and set_consult, not saved
+    edited = text.replace("next: set_consult", "next: consult_notice", 1).replace(
+        "\n  set_consult:", "\n  consult_notice:\n    type: play\n    prompt: scope_notice\n    next: set_consult\n"
+        "  set_consult:", 1)
+    assert edited.count("consult_notice") == 2
+    page.click("[data-tab='edit']")
+    set_text(page, edited)
+    page.click("[data-tab='diagram']")
+    expect(page.locator("#diagram-stale")).to_be_visible()
+    expect(page.locator("#diagram g.node[data-node='consult_notice']")).to_have_count(0)
+    page.click("[data-tab='edit']")
+    page.click("#btn-validate")
+    expect(page.locator("#status")).to_contain_text("Valid")
+    page.click("[data-tab='diagram']")
+    expect(page.locator("#diagram g.node[data-node='consult_notice']")).to_have_count(1)
+    expect(page.locator("#diagram-stale")).to_be_hidden()
+    assert page.text_content("text.edge-label[data-from='main_menu'][data-to='consult_notice']") == "1"
+    assert page.locator("path.edge[data-from='consult_notice'][data-to='set_consult']").count() == 1
+    assert live_main(live_server).text == text  # nothing saved
+
+    # text that does not parse keeps the last diagram, marked as behind the editor
+    page.click("[data-tab='edit']")
+    set_text(page, edited + "\n  broken: [\n")
+    page.click("#btn-validate")
+    expect(page.locator("#status")).to_contain_text("problem")
+    page.click("[data-tab='diagram']")
+    expect(page.locator("#diagram g.node[data-node='consult_notice']")).to_have_count(1)
+    expect(page.locator("#diagram-stale")).to_be_visible()

@@ -18,6 +18,7 @@ const state = {
   versions: [],
   savedText: "", // the saved draft, or the live text when there is none
   graph: null,
+  graphText: "", // the text the diagram was drawn from
   simPath: [],
   tab: "edit",
 };
@@ -145,7 +146,8 @@ async function openFlow(name, { keepStatus = false } = {}) {
   badge.className = "badge live";
   $("draft-note").hidden = !(draft && draft.yaml !== live.yaml);
   $("btn-discard").hidden = !draft;
-  state.graph = graphOf(draft || live);
+  state.graph = null;
+  setGraph(graphOf(draft || live), state.savedText);
   clearSimulation();
   markDirty();
   await loadVersions();
@@ -220,9 +222,12 @@ function showProblems(problems, { quiet = false } = {}) {
   );
 }
 
+/** The validate answer carries the graph of the text sent (when it parses): the diagram follows the editor. */
 async function validate() {
+  const text = editor.value;
   try {
-    const result = await api(`${BASE}/${enc(state.name)}/validate`, { method: "POST", body: { yaml: editor.value } });
+    const result = await api(`${BASE}/${enc(state.name)}/validate`, { method: "POST", body: { yaml: text } });
+    setGraph(graphOf({ name: state.name, ...result }), text);
     const problems = problemsOf(result);
     showProblems(problems);
     status(
@@ -247,7 +252,7 @@ async function saveDraft() {
     const result = await api(`${BASE}/${enc(state.name)}/draft`, { method: "PUT", body: { yaml: editor.value } });
     state.savedText = editor.value;
     state.draft = await getFlow(state.name, "draft");
-    state.graph = graphOf(state.draft) || state.graph;
+    setGraph(graphOf(state.draft), state.savedText);
     $("draft-note").hidden = state.draft.yaml === state.live.yaml;
     $("btn-discard").hidden = false;
     markDirty();
@@ -393,13 +398,21 @@ function diffAgainst(version) {
 
 // ---- diagram ----------------------------------------------------------------------
 
+/** Keep `graph` (drawn from `text`) unless the text did not parse; redraw if the diagram is showing. */
+function setGraph(graph, text) {
+  if (!graph || (!graph.nodes.length && state.graph)) return;
+  state.graph = graph;
+  state.graphText = text;
+  if (state.tab === "diagram") showDiagram();
+}
+
 function showDiagram() {
   const box = $("diagram");
+  $("diagram-stale").hidden = editor.value === state.graphText;
   if (!state.graph) {
     box.replaceChildren(el("p", { class: "muted" }, "没有可绘制的流程图 · No diagram for this flow"));
     return;
   }
-  $("diagram-stale").hidden = editor.value === state.savedText;
   drawFlow(box, state.graph, {
     highlight: state.simPath,
     onNode: (n) => {
@@ -436,7 +449,21 @@ async function simulate(event) {
     transfer: [$("sim-transfer").value],
   };
   const fromEditor = $("sim-source").value === "draft";
-  if (fromEditor) body.yaml = editor.value;
+  if (fromEditor) {
+    if (editor.value !== state.graphText) {
+      // validate first: the diagram is redrawn from the editor text the dry run uses
+      const problems = await validate();
+      if (problems === null) return;
+      if (problems.length) {
+        switchTab("edit");
+        status(`编辑器内容有 ${problems.length} 个问题，不能模拟 · The editor text has ${problems.length} problem(s); fix them to run it`, "error");
+        return;
+      }
+    }
+    body.yaml = editor.value;
+  } else if (state.graphText !== state.live.yaml) {
+    setGraph(graphOf(state.live), state.live.yaml); // the diagram shows what runs
+  }
   status("模拟中 · Running the dry run…", "info");
   try {
     const result = await api(`${BASE}/${enc(state.name)}/simulate`, { method: "POST", body });
