@@ -28,30 +28,21 @@ As with transfers, a failure never drops the caller: it goes back to the agent
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import logging
-import secrets
 from datetime import datetime
-from typing import Any, Awaitable, Callable, ClassVar
+from typing import Any, Callable
 
 from cti.control import CallControl, ConferenceMember, ControlError
-from cti.events import LegHungup, TransferStateChanged
-from cti.model import CallModel, Publisher, NullPublisher, utcnow
-from cti.transfer import InvalidTransfer, transition
+from cti.events import LegHungup
+from cti.machine import InvalidTransfer, Machine, MachineService, State, transition
+from cti.model import CallModel, Publisher, utcnow
 
 log = logging.getLogger("cti.conference")
 
 Next = "type[ConferenceState] | None"
 
 
-class ConferenceState:
-    name: ClassVar[str] = "?"
-    terminal: ClassVar[bool] = False
-
-    async def start(self, m: "ThreeWayCall") -> None:
-        log.info("conference %s: start ignored in %s", m.conf_id, self.name)
-
+class ConferenceState(State):
     async def guest_answered(self, m: "ThreeWayCall") -> None:
         return None
 
@@ -84,8 +75,7 @@ class Ready(ConferenceState):
                 m.caller, m.control.config.conference_context, m.room_exten, 1, extra_channel=m.agent
             )
         except ControlError as e:
-            m.reason = f"could not move caller and agent into the room: {e.message}"
-            await m.give_back()
+            await m.fall_back(f"could not move caller and agent into the room: {e.message}")
             return Failed
         try:
             pending = await m.control.start_originate(
@@ -99,8 +89,7 @@ class Ready(ConferenceState):
                 ring_timeout=m.ring_timeout,
             )
         except ControlError as e:
-            m.reason = f"could not call the third party: {e.message}"
-            await m.give_back()
+            await m.fall_back(f"could not call the third party: {e.message}")
             return Reverted
         m.watch(m.await_guest(pending))
         return Inviting
@@ -125,8 +114,7 @@ class Inviting(ConferenceState):
 
     @transition("guest_hangup")
     async def guest_hangup(self, m: "ThreeWayCall", reason: str) -> Next:
-        m.reason = f"third party did not join ({reason})"
-        await m.give_back()
+        await m.fall_back(f"third party did not join ({reason})")
         return Reverted
 
     @transition("agent_hangup")
@@ -160,8 +148,7 @@ class Conferenced(ConferenceState):
 
     @transition("guest_hangup")
     async def guest_hangup(self, m: "ThreeWayCall", reason: str) -> Next:
-        m.reason = f"third party left ({reason})"
-        await m.give_back()
+        await m.fall_back(f"third party left ({reason})")
         return Reverted
 
     @transition("caller_hangup")
@@ -186,8 +173,7 @@ class CallerWaiting(ConferenceState):
 
     @transition("guest_hangup")
     async def guest_hangup(self, m: "ThreeWayCall", reason: str) -> Next:
-        m.reason = f"third party did not join ({reason}) and the agent had left"
-        await m.give_back()
+        await m.fall_back(f"third party did not join ({reason}) and the agent had left")
         return Failed
 
     @transition("caller_hangup")
@@ -274,7 +260,12 @@ class Failed(_Terminal):
 STATES = (Ready, Inviting, Conferenced, CallerWaiting, TwoParty, AgentWithGuest, Ended, Reverted, Cancelled, Failed)
 
 
-class ThreeWayCall:
+class ThreeWayCall(Machine):
+    kind = "conference"
+    label = "three-way"
+    log = log
+    hangup_events = ("caller_hangup", "agent_hangup", "guest_hangup")
+
     def __init__(
         self,
         conf_id: str,
@@ -295,67 +286,28 @@ class ThreeWayCall:
         ring_timeout: float = 30.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.conf_id = conf_id
-        self.control = control
-        self.model = model
-        self.bus = bus
+        super().__init__(
+            conf_id, control, model, bus,
+            call_id=call_id, caller=caller, caller_id=caller_id, agent=agent, agent_id=agent_id,
+            ivr_context=ivr_context, ivr_exten=ivr_exten, ring_timeout=ring_timeout, clock=clock, state=Ready(),
+        )
         self.room = room
         self.room_exten = f"conf-{room}"
-        self.call_id = call_id
-        self.caller = caller
-        self.caller_id = caller_id
-        self.agent = agent
-        self.agent_id = agent_id
         self.guest_context = guest_context
         self.guest_exten = guest_exten
         self.guest_id = f"{conf_id}-g"
         self.guest = ""
-        self.ivr_context = ivr_context
-        self.ivr_exten = ivr_exten
-        self.ring_timeout = ring_timeout
-        self.reason = ""
-        self.returned_to = ""
-        self.state: ConferenceState = Ready()
-        self.history: list[tuple[str, str, str]] = []
-        self._clock = clock
-        self._lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self.finished = asyncio.Event()
-
-    # --- plumbing ---------------------------------------------------
-    def now(self) -> datetime:
-        return self._clock()
-
-    def publish(self, event: object) -> None:
-        self.bus.publish(event)
-
-    def alive(self, uid: str) -> bool:
-        return bool(uid) and self.model.channel(uid) is not None
-
-    def watch(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _enter(self, nxt: type[ConferenceState], event: str) -> None:
-        old = self.state.name
-        self.state = nxt()
-        self.history.append((old, nxt.name, event))
-        log.info("three-way %s (call %s, room %s): %s --%s--> %s", self.conf_id, self.call_id, self.room, old, event, nxt.name)
-        self.publish(TransferStateChanged(self.call_id, self.now(), "conference", self.conf_id, old, nxt.name, event))
-        if self.state.terminal:
-            self.finished.set()
-            for t in list(self._tasks):
-                if t is not asyncio.current_task():
-                    t.cancel()
-
-    async def _dispatch(self, event: str, *args: Any) -> None:
-        async with self._lock:
-            await getattr(self.state, event)(self, *args)
 
     @property
-    def done(self) -> bool:
-        return self.state.terminal
+    def conf_id(self) -> str:
+        return self.machine_id
+
+    @property
+    def third_id(self) -> str:
+        return self.guest_id
+
+    def _where(self) -> str:
+        return f"call {self.call_id}, room {self.room}"
 
     async def await_guest(self, pending: Any) -> None:
         res = await pending.result()
@@ -367,14 +319,7 @@ class ThreeWayCall:
         else:
             await self.guest_hangup(res.outcome)
 
-    async def wait(self, timeout: float | None = None) -> str:
-        await asyncio.wait_for(self.finished.wait(), timeout)
-        return self.state.name
-
     # --- events -------------------------------------------------------
-    async def start(self) -> None:
-        await self._dispatch("start")
-
     async def guest_answered(self) -> None:
         await self._dispatch("guest_answered")
 
@@ -393,28 +338,14 @@ class ThreeWayCall:
     async def end(self) -> None:
         await self._dispatch("end")
 
-    async def cancel(self) -> None:
-        await self._dispatch("cancel")
-
-    async def on_event(self, event: object) -> None:
-        if self.done or not isinstance(event, LegHungup):
-            return
-        if event.leg_id == self.caller_id:
-            await self.caller_hangup()
-        elif event.leg_id == self.agent_id:
-            await self.agent_hangup()
-        elif event.leg_id == self.guest_id:
-            await self.guest_hangup(event.cause_txt or "hung up")
-
     # --- room operations (any live state) ---------------------------------
     def _name(self, uid: str) -> str:
+        """The party's current channel name (in the room it may have been renamed)."""
         ch = self.model.channel(uid)
         if ch is not None:
             return ch.name
-        if uid == self.caller_id:
-            return self.caller
-        if uid == self.agent_id:
-            return self.agent
+        if uid in (self.caller_id, self.agent_id):
+            return super()._name(uid)
         return self.guest or uid
 
     async def mute(self, party: str) -> None:
@@ -442,58 +373,14 @@ class ThreeWayCall:
                 pass
 
     async def drop_guest(self) -> None:
-        if self.alive(self.guest_id):
-            try:
-                await self.control.hangup(self._name(self.guest_id), 16)
-            except ControlError:
-                pass
-
-    async def give_back(self) -> str:
-        """Caller back to the agent (plain bridge), else to the IVR; never dropped."""
-        if not self.alive(self.caller_id):
-            self.returned_to = ""
-            return ""
-        if self.alive(self.agent_id):
-            try:
-                await self.control.bridge(self._name(self.agent_id), self._name(self.caller_id))
-                self.returned_to = "agent"
-                return "agent"
-            except ControlError as e:
-                log.warning("three-way %s: could not bridge caller and agent again (%s)", self.conf_id, e.message)
-        try:
-            await self.control.redirect(self._name(self.caller_id), self.ivr_context, self.ivr_exten, 1)
-            self.returned_to = "ivr"
-            return "ivr"
-        except ControlError as e:
-            log.error("three-way %s: could not send the caller to the IVR (%s)", self.conf_id, e.message)
-            self.returned_to = ""
-            return ""
+        await self.hang_up_quietly(self.guest_id, self._name(self.guest_id))
 
 
-class ConferenceService:
+class ConferenceService(MachineService[ThreeWayCall]):
     """Starts three-way calls and routes LegHungup events to them (subscribe :meth:`on_event`)."""
 
     EVENTS = (LegHungup,)
-
-    def __init__(
-        self,
-        control: CallControl,
-        model: CallModel,
-        bus: Publisher | None = None,
-        *,
-        ivr_context: str = "hotline-ivr",
-        default_ivr_exten: str = "12345",
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.control = control
-        self.model = model
-        self.bus = bus or NullPublisher()
-        self.ivr_context = ivr_context
-        self.default_ivr_exten = default_ivr_exten
-        self._clock = clock
-        self.active: dict[str, ThreeWayCall] = {}
-        self._ids = itertools.count(1)
-        self._prefix = f"conf{secrets.token_hex(3)}"
+    id_prefix = "conf"
 
     async def start_three_way(
         self,
@@ -505,21 +392,8 @@ class ConferenceService:
         room: str | None = None,
         ring_timeout: float = 30.0,
     ) -> ThreeWayCall:
-        ag = self.model.resolve(agent)
-        if ag is None:
-            raise InvalidTransfer(f"unknown agent channel {agent}")
-        if caller is None:
-            peers = self.model.peers(ag.uniqueid)
-            if len(peers) != 1:
-                raise InvalidTransfer(f"agent {ag.name} is not in a two-party call")
-            cl = peers[0]
-        else:
-            cl = self.model.resolve(caller)
-            if cl is None:
-                raise InvalidTransfer(f"unknown caller channel {caller}")
-        call = self.model.calls.get(cl.call_id)
-        dnis = call.dnis if call is not None and call.dnis else self.default_ivr_exten
-        cid = f"{self._prefix}-{next(self._ids)}"
+        ag, cl, dnis = self._parties(agent, caller)
+        cid = self._next_id()
         m = ThreeWayCall(
             cid,
             self.control,
@@ -538,17 +412,4 @@ class ConferenceService:
             ring_timeout=ring_timeout,
             clock=self._clock,
         )
-        self.active[cid] = m
-        await m.start()
-        if m.done:
-            self.active.pop(cid, None)
-        return m
-
-    async def on_event(self, event: object) -> None:
-        for cid, m in list(self.active.items()):
-            await m.on_event(event)
-            if m.done:
-                self.active.pop(cid, None)
-
-    def get(self, conf_id: str) -> ThreeWayCall | None:
-        return self.active.get(conf_id)
+        return await self._launch(m)
