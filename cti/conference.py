@@ -103,7 +103,17 @@ class Ready(ConferenceState):
         return Ended
 
 
-class Inviting(ConferenceState):
+class _GuestRinging(ConferenceState):
+    """The guest is being called (Inviting, CallerWaiting): cancelling drops it and gives the caller back."""
+
+    @transition("cancel")
+    async def cancel(self, m: "ThreeWayCall") -> Next:
+        await m.drop_guest()
+        await m.give_back()
+        return Cancelled
+
+
+class Inviting(_GuestRinging):
     """Caller and agent are in the room; the guest is ringing."""
 
     name = "inviting"
@@ -126,12 +136,6 @@ class Inviting(ConferenceState):
         await m.drop_guest()
         await m.kick(m.agent_id)
         return Ended
-
-    @transition("cancel")
-    async def cancel(self, m: "ThreeWayCall") -> Next:
-        await m.drop_guest()
-        await m.give_back()
-        return Cancelled
 
 
 class Conferenced(ConferenceState):
@@ -162,7 +166,7 @@ class Conferenced(ConferenceState):
         return Reverted
 
 
-class CallerWaiting(ConferenceState):
+class CallerWaiting(_GuestRinging):
     """The agent hung up while the guest was ringing: the caller waits in the room."""
 
     name = "caller_waiting"
@@ -180,12 +184,6 @@ class CallerWaiting(ConferenceState):
     async def caller_hangup(self, m: "ThreeWayCall") -> Next:
         await m.drop_guest()
         return Ended
-
-    @transition("cancel")
-    async def cancel(self, m: "ThreeWayCall") -> Next:
-        await m.drop_guest()
-        await m.give_back()
-        return Cancelled
 
 
 class TwoParty(ConferenceState):

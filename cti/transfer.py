@@ -224,7 +224,16 @@ class Ready(TransferState):
         return Cancelled
 
 
-class Ringing(TransferState):
+class _Live(TransferState):
+    """A transfer under way (Ringing, Consulting, Blonde): cancelling gives the caller back."""
+
+    @transition("cancel")
+    async def cancel(self, m: "AttendedTransferMachine") -> Next:
+        await m.driver.cancel(m)
+        return Cancelled
+
+
+class Ringing(_Live):
     """The recipient is being called; the caller is on hold."""
 
     name = "ringing"
@@ -261,13 +270,8 @@ class Ringing(TransferState):
         await m.hang_up_quietly(m.agent_id, m.agent)
         return Blonde
 
-    @transition("cancel")
-    async def cancel(self, m: "AttendedTransferMachine") -> Next:
-        await m.driver.cancel(m)
-        return Cancelled
 
-
-class Consulting(TransferState):
+class Consulting(_Live):
     """Agent and recipient talk; the caller is on hold."""
 
     name = "consulting"
@@ -291,17 +295,12 @@ class Consulting(TransferState):
     async def transferred_hangup(self, m: "AttendedTransferMachine") -> Next:
         return Abandoned  # agent and recipient stay connected
 
-    @transition("cancel")
-    async def cancel(self, m: "AttendedTransferMachine") -> Next:
-        await m.driver.cancel(m)
-        return Cancelled
-
     @transition("completed_by_pbx")
     async def completed_by_pbx(self, m: "AttendedTransferMachine") -> Next:
         return Completed
 
 
-class Blonde(TransferState):
+class Blonde(_Live):
     """The agent left before the recipient answered; the caller waits for the recipient."""
 
     name = "blonde"
@@ -325,11 +324,6 @@ class Blonde(TransferState):
 
     async def complete(self, m: "AttendedTransferMachine") -> None:
         return None  # already completing
-
-    @transition("cancel")
-    async def cancel(self, m: "AttendedTransferMachine") -> Next:
-        await m.driver.cancel(m)
-        return Cancelled
 
     @transition("completed_by_pbx")
     async def completed_by_pbx(self, m: "AttendedTransferMachine") -> Next:
