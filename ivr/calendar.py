@@ -4,7 +4,8 @@ A day is a rest day when it is a public holiday (or a day moved next to one),
 a working day when it is a make-up working day (调休上班) even on a weekend,
 otherwise Monday-Friday work and Saturday/Sunday rest. Each named schedule
 gives opening intervals for working days and for rest days, in the centre's
-time zone (Asia/Shanghai). The clock is always passed in.
+time zone (Asia/Shanghai); ``00:00-24:00`` is open around the clock. The
+clock is always passed in.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from pydantic import Field, field_validator
 from ivr.loader import FlowError, load_model
 from ivr.schema import _Model
 
-_SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+#: HH:MM-HH:MM; the end may be 24:00 (the end of the day): "00:00-24:00" is open all day
+_SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(?:([01]\d|2[0-3]):([0-5]\d)|(24):(00))$")
 
 
 class Schedule(_Model):
@@ -35,8 +37,9 @@ class Schedule(_Model):
         for s in v:
             m = _SPAN.match(s)
             if not m:
-                raise ValueError(f"opening hours must look like 08:30-17:30, got {s!r}")
-            if (int(m.group(1)), int(m.group(2))) >= (int(m.group(3)), int(m.group(4))):
+                raise ValueError(f"opening hours must look like 08:30-17:30 (00:00-24:00 for all day), got {s!r}")
+            end = (int(m.group(3) or m.group(5)), int(m.group(4) or m.group(6)))
+            if (int(m.group(1)), int(m.group(2))) >= end:
                 raise ValueError(f"opening hours {s!r} end before they start")
         return v
 

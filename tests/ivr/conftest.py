@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from hotline.storage.db import Database
 from ivr.bundle import FlowBundle, FlowRegistry, build_bundle, load_dir_bundle
+from ivr.calendar import load_calendar
 from ivr.ports import FixedClock
 from ivr.validate import Catalog, flow_files, load_catalog
 from ivr.versions import FlowService
@@ -23,8 +25,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 #: a Monday morning, a working day: the centre is staffed
 WORKDAY_10AM = dt.datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
-#: a Saturday evening: after hours
+#: a Saturday evening: after hours for a centre whose intake seats keep office hours (``office_bundle``)
 SATURDAY_8PM = dt.datetime(2026, 11, 21, 20, 0, tzinfo=SHANGHAI)
+
+#: the shipped intake seats' schedule (around the clock) and office hours in its place
+SHIPPED_AGENTS = '  agents:\n    workday: ["00:00-24:00"]\n    restday: ["00:00-24:00"]\n'
+OFFICE_AGENTS = '  agents:\n    workday: ["08:00-20:00"]\n    restday: ["09:00-17:00"]\n'
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +45,31 @@ def bundle() -> FlowBundle:
     b, errors = load_dir_bundle(FLOWS)
     assert errors == [], errors
     assert b is not None
+    return b
+
+
+def office_hours(holidays_yaml: str) -> str:
+    """The shipped holidays.yaml with the intake seats staffed 08:00-20:00 on working days and
+    09:00-17:00 on rest days, as a centre that is not staffed around the clock configures them."""
+    assert SHIPPED_AGENTS in holidays_yaml
+    return holidays_yaml.replace(SHIPPED_AGENTS, OFFICE_AGENTS, 1)
+
+
+@pytest.fixture(scope="session")
+def office_catalog(catalog: Catalog, tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    """The shipped catalogues with office hours for the intake seats (holidays and make-up days as shipped)."""
+    path = tmp_path_factory.mktemp("office") / "holidays.yaml"
+    path.write_text(office_hours((FLOWS / "holidays.yaml").read_text(encoding="utf-8")), encoding="utf-8")
+    calendar, errors = load_calendar(path)
+    assert errors == []
+    return dataclasses.replace(catalog, calendar=calendar)
+
+
+@pytest.fixture(scope="session")
+def office_bundle(office_catalog: Catalog) -> FlowBundle:
+    """The shipped flows for a centre whose intake seats keep office hours: the after-hours branch runs."""
+    b, errors = build_bundle(default_texts(), office_catalog)
+    assert errors == [] and b is not None
     return b
 
 

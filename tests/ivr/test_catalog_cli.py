@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from ivr.cli import app
 from ivr.validate import validate_paths
-from tests.ivr.conftest import FLOWS
+from tests.ivr.conftest import FLOWS, office_hours
 
 runner = CliRunner()
 
@@ -78,9 +78,19 @@ def test_holiday_that_is_also_a_working_day(flows_copy: Path) -> None:
 
 
 def test_bad_opening_hours(flows_copy: Path) -> None:
-    edit(flows_copy / "holidays.yaml", '["08:00-20:00"]', '["20:00-08:00"]')
+    edit(flows_copy / "holidays.yaml", '["08:30-17:30"]', '["17:30-08:30"]')
+    edit(flows_copy / "holidays.yaml", 'restday: ["00:00-24:00"]', 'restday: ["00:00-24:30"]')
     assert errors(flows_copy) == [
-        "holidays.yaml:68:14: schedules.agents.workday: opening hours '20:00-08:00' end before they start"]
+        "holidays.yaml:72:14: schedules.agents.restday: opening hours must look like 08:30-17:30"
+        " (00:00-24:00 for all day), got '00:00-24:30'",
+        "holidays.yaml:75:14: schedules.enterprise.workday: opening hours '17:30-08:30' end before they start",
+    ]
+
+
+def test_office_hours_are_valid(flows_copy: Path) -> None:
+    h = flows_copy / "holidays.yaml"
+    h.write_text(office_hours(h.read_text(encoding="utf-8")), encoding="utf-8")
+    assert errors(flows_copy) == []
 
 
 def test_cli_validate_lists_every_error_and_exits_1() -> None:
@@ -100,9 +110,12 @@ def test_cli_validate_ok() -> None:
     assert r.stdout.strip() == "ok"
 
 
-def test_cli_simulate_prints_the_path() -> None:
+def test_cli_simulate_prints_the_path(flows_copy: Path) -> None:
+    # a centre whose intake seats keep office hours: Saturday 20:00 is after hours
+    h = flows_copy / "holidays.yaml"
+    h.write_text(office_hours(h.read_text(encoding="utf-8")), encoding="utf-8")
     r = runner.invoke(app, ["simulate", "--dnis", "12345", "--keys", "1,2", "--say", "我要投诉",
-                            "--at", "2026-11-21 20:00", "--flows-dir", str(FLOWS)])
+                            "--at", "2026-11-21 20:00", "--flows-dir", str(flows_copy)])
     assert r.exit_code == 0, r.stdout
     lines = r.stdout.splitlines()
     assert "path: main.welcome > main.hours_check > main.to_after_hours > after_hours.notice > after_hours.menu" \
@@ -122,3 +135,9 @@ def test_cli_simulate_speech_and_merged_hotline() -> None:
 def test_cli_simulate_bad_time() -> None:
     r = runner.invoke(app, ["simulate", "--at", "tomorrow", "--flows-dir", str(FLOWS)])
     assert r.exit_code == 2
+
+
+def test_cli_simulate_with_the_shipped_hours_answers_on_saturday_evening() -> None:
+    r = runner.invoke(app, ["simulate", "--keys", "1", "--at", "2026-11-21 20:00", "--flows-dir", str(FLOWS)])
+    assert r.exit_code == 0, r.stdout
+    assert "path: main.welcome > main.hours_check > main.main_menu > main.set_consult > main.q_policy" in r.stdout

@@ -224,8 +224,9 @@ async def test_failed_emergency_transfer_tells_the_caller_to_dial_directly(bundl
     assert c.agi.commands[-1] == "HANGUP"
 
 
-async def test_emergency_is_reachable_after_hours(bundle: FlowBundle) -> None:
-    c = await run(bundle, ["9", "3"], at=SATURDAY_8PM)
+async def test_emergency_is_reachable_after_hours(office_bundle: FlowBundle) -> None:
+    c = await run(office_bundle, ["9", "3"], at=SATURDAY_8PM)
+    assert "main.to_after_hours" in c.nodes()
     assert c.nodes()[-1] == "main.em_120"
     assert c.summary.outcome == "emergency"
 
@@ -292,27 +293,42 @@ async def test_survey_out_of_range_then_no_answer_stores_nothing(bundle: FlowBun
 # --------------------------------------------------------------------------- business hours
 
 
-async def test_after_hours_branch_on_saturday_evening(bundle: FlowBundle) -> None:
-    c = await run(bundle, ["2", "1"], at=SATURDAY_8PM)
+@pytest.mark.parametrize("at", [
+    SATURDAY_8PM, SATURDAY_8PM.replace(hour=3), WORKDAY_10AM.replace(hour=0, minute=0),
+    WORKDAY_10AM.replace(hour=23, minute=59), dt.datetime(2026, 10, 2, 19, 0, tzinfo=WORKDAY_10AM.tzinfo),
+    dt.datetime(2026, 2, 16, 23, 59, 59, tzinfo=WORKDAY_10AM.tzinfo),
+])
+async def test_the_shipped_intake_seats_answer_around_the_clock(bundle: FlowBundle, at: dt.datetime) -> None:
+    # nights, weekends, the National Day and Spring Festival holidays: 24 hours a day, 365 days
+    c = await run(bundle, ["0"], at=at)
+    assert c.nodes()[:3] == ["main.welcome", "main.hours_check", "main.main_menu"]
+    assert c.queue.requests[0].skill == "general"
+
+
+async def test_after_hours_branch_on_saturday_evening(office_bundle: FlowBundle) -> None:
+    c = await run(office_bundle, ["2", "1"], at=SATURDAY_8PM)
     assert c.nodes()[:4] == ["main.welcome", "main.hours_check", "main.to_after_hours", "after_hours.notice"]
     assert c.nodes()[-1] == "main.callback_done"
     assert c.queue.callbacks == [("general", "13800138000")]
     assert c.summary.outcome == "callback"
 
 
-async def test_make_up_working_day_is_staffed_like_a_weekday(bundle: FlowBundle) -> None:
+async def test_make_up_working_day_is_staffed_like_a_weekday(office_bundle: FlowBundle) -> None:
     # 2026-10-10 is a Saturday and a make-up working day: 19:00 is inside 08:00-20:00
-    c = await run(bundle, ["0"], at=dt.datetime(2026, 10, 10, 19, 0, tzinfo=WORKDAY_10AM.tzinfo))
+    c = await run(office_bundle, ["0"], at=dt.datetime(2026, 10, 10, 19, 0, tzinfo=WORKDAY_10AM.tzinfo))
     assert "main.main_menu" in c.nodes()
+    # an ordinary Saturday keeps rest-day hours (09:00-17:00)
+    c = await run(office_bundle, ["0"], at=dt.datetime(2026, 10, 17, 19, 0, tzinfo=WORKDAY_10AM.tzinfo))
+    assert "main.to_after_hours" in c.nodes()
 
 
-async def test_national_day_is_a_rest_day(bundle: FlowBundle) -> None:
-    c = await run(bundle, [""], at=dt.datetime(2026, 10, 2, 19, 0, tzinfo=WORKDAY_10AM.tzinfo))
+async def test_national_day_is_a_rest_day(office_bundle: FlowBundle) -> None:
+    c = await run(office_bundle, [""], at=dt.datetime(2026, 10, 2, 19, 0, tzinfo=WORKDAY_10AM.tzinfo))
     assert "after_hours.notice" in c.nodes()
 
 
-async def test_after_hours_callback_to_another_number(bundle: FlowBundle) -> None:
-    c = await run(bundle, ["2", "2", "12345", "02088886666"], at=SATURDAY_8PM)
+async def test_after_hours_callback_to_another_number(office_bundle: FlowBundle) -> None:
+    c = await run(office_bundle, ["2", "2", "12345", "02088886666"], at=SATURDAY_8PM)
     assert c.events("nomatch")  # 12345 is not a phone number
     assert c.summary.variables["callback_number"] == "02088886666"
     assert c.queue.callbacks == [("general", "02088886666")]
@@ -385,11 +401,16 @@ async def test_bridge_to_agent_while_music_plays_counts_as_connected(bundle: Flo
     (["2", "1"], {}),                      # complaint: menu, record, queue
     (["0", "2", "2", "13912345678"], {"queue": ["overflow"]}),  # overflow, collect, call-back
     ([], {"dnis": "12333", "transfer": ["busy"]}),
-    (["2", "2"], {"at": SATURDAY_8PM}),
+    (["2", "2"], {"at": SATURDAY_8PM, "office_hours": True}),  # after hours: call-back request
 ])
-async def test_hangup_at_every_command_ends_cleanly_and_keeps_data(bundle: FlowBundle, keys: list[str],
-                                                                   kw: dict[str, Any]) -> None:
+async def test_hangup_at_every_command_ends_cleanly_and_keeps_data(bundle: FlowBundle, office_bundle: FlowBundle,
+                                                                   keys: list[str], kw: dict[str, Any]) -> None:
+    kw = dict(kw)
+    if kw.pop("office_hours", False):
+        bundle = office_bundle
     full = await run(bundle, list(keys), **kw)
+    if bundle is office_bundle:
+        assert "after_hours.menu" in full.nodes() and full.summary.outcome == "callback"
     n = len(full.agi.commands)
     assert n > 3
     for cut in range(1, n + 1):

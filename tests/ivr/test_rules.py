@@ -73,8 +73,9 @@ def test_calendar_2026(catalog: Catalog) -> None:
     assert not cal.is_working_day(dt.date(2027, 2, 8))  # statutory 春节 2027
 
 
-def test_business_hours(catalog: Catalog) -> None:
-    cal = catalog.calendar
+def test_business_hours(office_catalog: Catalog) -> None:
+    # a centre whose intake seats keep office hours
+    cal = office_catalog.calendar
     assert cal.is_open("agents", at(2026, 11, 23, 8, 0))
     assert not cal.is_open("agents", at(2026, 11, 23, 7, 59))
     assert cal.is_open("agents", at(2026, 11, 23, 19, 59))
@@ -85,5 +86,44 @@ def test_business_hours(catalog: Catalog) -> None:
     assert cal.is_open("enterprise", at(2026, 10, 10, 10, 0))  # make-up working day
     # the clock may be in UTC: 02:00 UTC is 10:00 in Shanghai
     assert cal.is_open("agents", dt.datetime(2026, 11, 23, 2, 0, tzinfo=dt.timezone.utc))
+    assert not cal.is_open("agents", dt.datetime(2026, 11, 23, 13, 0, tzinfo=dt.timezone.utc))  # 21:00
     with pytest.raises(ValueError):
         cal.is_open("agents", dt.datetime(2026, 11, 23, 10, 0))
+
+
+def test_shipped_hours_intake_around_the_clock_enterprise_desk_office_hours(catalog: Catalog) -> None:
+    cal = catalog.calendar
+    for when in (at(2026, 11, 23, 0, 0), at(2026, 11, 23, 23, 59), at(2026, 11, 21, 20, 0), at(2026, 11, 22, 3, 0),
+                 at(2026, 2, 17, 0, 0), at(2026, 10, 1, 23, 59), dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=SHANGHAI)):
+        assert cal.is_open("agents", when), when
+    assert cal.is_open("enterprise", at(2026, 11, 23, 8, 30))
+    assert not cal.is_open("enterprise", at(2026, 11, 23, 17, 30))
+    assert not cal.is_open("enterprise", at(2026, 11, 21, 10, 0))
+    assert not cal.is_open("enterprise", at(2026, 10, 2, 10, 0))  # 国庆节
+
+
+@pytest.mark.parametrize("spans,open_at,closed_at", [
+    (["00:00-24:00"], [(0, 0), (12, 0), (23, 59)], []),
+    (["20:00-24:00"], [(20, 0), (23, 59)], [(0, 0), (19, 59)]),
+    (["00:00-08:00", "18:00-24:00"], [(0, 0), (7, 59), (18, 0), (23, 59)], [(8, 0), (17, 59)]),
+])
+def test_opening_hours_may_end_at_midnight(spans: list[str], open_at: list[tuple[int, int]],
+                                           closed_at: list[tuple[int, int]]) -> None:
+    from ivr.calendar import Calendar, HolidaysFile
+
+    cal = Calendar.from_model(HolidaysFile(schedules={"s": {"workday": spans, "restday": spans}}))
+    for h, mi in open_at:
+        assert cal.is_open("s", at(2026, 11, 21, h, mi)) and cal.is_open("s", at(2026, 11, 23, h, mi))
+    for h, mi in closed_at:
+        assert not cal.is_open("s", at(2026, 11, 23, h, mi))
+
+
+@pytest.mark.parametrize("span", ["00:00-24:30", "24:00-24:00", "00:00-25:00", "08:00-08:00", "8:00-17:00",
+                                  "24:00-08:00", "12:00-11:59"])
+def test_bad_opening_hours_are_refused(span: str) -> None:
+    from pydantic import ValidationError
+
+    from ivr.calendar import HolidaysFile
+
+    with pytest.raises(ValidationError):
+        HolidaysFile(schedules={"s": {"workday": [span]}})
