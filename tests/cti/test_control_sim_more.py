@@ -226,6 +226,39 @@ async def test_three_way_kick_the_guest_gives_the_caller_back_to_the_agent(stack
     assert [leg.role for leg in rec.legs].count("conference") == 2
 
 
+async def test_three_way_legacy_seat_busy_gives_the_caller_back(stack: Stack) -> None:
+    s = stack
+    s.sim.config.trunk_numbers[LEGACY] = TrunkBehaviour(mode="busy")
+    call, cid = await s.inbound(dnis="12345", caller_num="13800000104")
+    agent = await s.agent_for(cid)
+    caller = call.channel.name
+    m = await s.conferences.start_three_way(agent, LEGACY, room="b1")
+    assert await m.wait(10) == "reverted"
+    assert m.returned_to == "agent" and "third party did not join" in m.reason
+    await s.until(lambda: peer_names(s, caller) == [agent] and not s.sim.pbx.conferences.confs)
+    assert sim_peer_names(s, caller) == [agent]
+    out = await finish(s, call)
+    assert out.hung_up_by == "caller"
+    (rec,) = s.sink.records
+    assert "BUSY" in [leg.dial_status for leg in rec.legs]  # the legacy seat's trunk leg
+
+
+@pytest.mark.parametrize("how", ["cancel", "end"])
+async def test_three_way_cancel_and_end_give_the_caller_back(stack: Stack, how: str) -> None:
+    s = stack
+    call, cid, agent, m = await three_way(s, room=f"c-{how}", guest_rings=how == "cancel", num="13800000105")
+    caller = call.channel.name
+    await (m.cancel() if how == "cancel" else m.end())
+    assert m.state.name == ("cancelled" if how == "cancel" else "reverted")
+    await s.until(lambda: peer_names(s, caller) == [agent] and not trunk_legs(s, caller))
+    assert sim_peer_names(s, caller) == [agent] and not s.sim.pbx.conferences.confs
+    await s.until(lambda: s.model.channel(m.guest_id) is None)
+    out = await finish(s, call)
+    assert out.hung_up_by == "caller"
+    (rec,) = s.sink.records
+    assert rec.call_id == cid
+
+
 # ---------------------------------------------------------------------------
 # 2. MixMonitor
 # ---------------------------------------------------------------------------
@@ -361,6 +394,71 @@ async def test_atxfer_cancel_gives_the_caller_back_to_the_agent(stack: Stack) ->
     assert rec.transfers == 0
 
 
+@pytest.mark.parametrize("who", ["recipient_busy", "recipient", "caller", "agent"])
+async def test_atxfer_hangups(stack: Stack, who: str) -> None:
+    """Busy recipient or recipient hanging up: the agent gets the caller back; the caller
+    hanging up: agent and recipient stay connected; the agent hanging up completes it."""
+    s = stack
+    s.sim.config.trunk_numbers["12333"] = TrunkBehaviour(mode="busy" if who == "recipient_busy" else "answer", answer_after=1)
+    call, cid = await s.inbound(dnis="12345", caller_num="13800000403")
+    agent = await s.agent_for(cid)
+    caller = call.channel.name
+    t = await s.transfers.start_attended(agent, "12333", mode="atxfer")
+    if who == "recipient_busy":
+        assert await t.wait(10) == "failed"
+    else:
+        await s.until(lambda: t.state.name == "consulting")
+        (seat,) = trunk_legs(s, caller)
+        s.sim.hangup({"recipient": seat, "caller": call, "agent": agent}[who])
+        want = {"recipient": "failed", "caller": "abandoned", "agent": "completed"}[who]
+        assert await t.wait(10) == want
+    if t.state.name == "failed":
+        assert t.returned_to == "agent"
+        await s.until(lambda: peer_names(s, caller) == [agent] and not trunk_legs(s, caller))
+        assert sim_peer_names(s, caller) == [agent]
+        (failed,) = s.seen.of(E.TransferFailed)
+        assert failed.transfer_id == t.transfer_id and failed.caller_returned_to == "agent"
+        await s.until(lambda: s.model.resolve(caller).moh_class is None)
+    elif t.state.name == "abandoned":
+        (seat,) = trunk_legs(s, caller)
+        assert sim_peer_names(s, agent) == [t.recipient]  # agent and recipient still talk
+        s.sim.hangup(seat)
+    else:
+        (seat,) = [n for n in trunk_legs(s, caller)]
+        await s.until(lambda: peer_names(s, caller) == [seat])
+    out = await finish(s, call)
+    assert out.hung_up_by == "caller"
+    await s.until(lambda: s.sim.metrics().channels_live == 0)
+    (rec,) = s.sink.records
+    assert rec.transfers == (1 if who == "agent" else 0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cti/model.py CallModel counts CallRecord.transfers only from the AMI AttendedTransfer/"
+    "BlindTransfer events; a completed server-driven attended transfer (TransferService.start_attended, "
+    "mode='server': Bridge of caller and recipient, agent hung up) publishes TransferCompleted "
+    "kind=attended but the CDR says transfers=0; it should count 1",
+)
+async def test_server_driven_attended_transfer_is_counted_on_the_cdr(stack: Stack) -> None:
+    s = stack
+    s.sim.config.trunk_numbers["12333"] = TrunkBehaviour(answer_after=1)
+    call, cid = await s.inbound(dnis="12345", caller_num="13800000404")
+    agent = await s.agent_for(cid)
+    caller = call.channel.name
+    t = await s.transfers.start_attended(agent, "12333")
+    await s.until(lambda: t.state.name == "consulting")
+    await t.complete()
+    assert t.state.name == "completed"
+    (seat,) = trunk_legs(s, caller)
+    await s.until(lambda: peer_names(s, caller) == [seat] and s.sim.channel(agent) is None)
+    assert [e.transfer_id for e in s.seen.of(E.TransferCompleted)] == [t.transfer_id]
+    out = await finish(s, call)
+    assert out.hung_up_by == "caller"
+    (rec,) = s.sink.records
+    assert rec.transfers == 1
+
+
 # ---------------------------------------------------------------------------
 # 5. a long hold
 # ---------------------------------------------------------------------------
@@ -488,3 +586,28 @@ async def test_originate_outcomes(stack: Stack, case: str) -> None:
     else:
         (rec,) = s.sink.records
         assert (rec.call_id, rec.disposition, rec.direction) == (uid, disposition, "outbound")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="pbxsim/apps.py: Apps.dial does not give the dialling channel the cause of a busy/congested "
+    "callee (app_dial does: ast_channel_hangupcause_set(in, hangupcause(c))), the congested trunk leg "
+    "itself ends with cause 0 instead of 34, and Apps.hangup without an argument always sets 16 "
+    "(pbx_builtin_hangup keeps the channel's cause); so the Local pair of a call-back "
+    "(Local/<n>@hotline-outbound) ends with cause 16 instead of 34/17 and the CDR of a call-back "
+    "to a congested or busy trunk says NO ANSWER instead of CONGESTION / BUSY",
+)
+@pytest.mark.parametrize("mode,cause,disposition", [("congestion", 34, "CONGESTION"), ("busy", 17, "BUSY")])
+async def test_callback_through_a_failing_trunk(stack: Stack, mode: str, cause: int, disposition: str) -> None:
+    s = stack
+    s.sim.config.trunk_numbers["13800000701"] = TrunkBehaviour(mode=mode)
+    uid = f"cb-{mode}"
+    res = await s.control.originate("Local/13800000701@hotline-outbound", context="hotline-hold", exten="moh",
+                                    channel_id=uid, ring_timeout=10)
+    assert not res.success and res.channel == "Local/13800000701@hotline-outbound"
+    await s.quiet()
+    (rec,) = s.sink.records
+    trunk = [leg for leg in rec.legs if leg.role == "dialled"]
+    assert [leg.dial_status for leg in trunk] == [disposition]
+    assert [leg.hangup_cause for leg in rec.legs] == [cause, cause, cause]
+    assert rec.disposition == disposition
