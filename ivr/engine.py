@@ -12,7 +12,9 @@ Node -> AGI:
 - collect -> ``GET DATA`` (``#`` ends entry) and digit validation;
 - record_speech -> ``RECORD FILE ... BEEP s=<silence>``;
 - queue -> :class:`~ivr.ports.QueuePort`; while the caller waits the
-  engine plays announcements and hold music and offers a call-back;
+  engine plays announcements and hold music and offers a call-back (once:
+  when the router's handle says the expected wait is above the queue's
+  threshold, or at the latest after the node's ``callback_offer.after``);
 - transfer / emergency -> :class:`~ivr.ports.CallActions`, with context in
   channel variables (``HOTLINE_CALL``, ``HOTLINE_IVR_PATH``, ``HOTLINE_SUMMARY``);
 - survey -> ``GET DATA`` 1-5, kept on the session summary.
@@ -561,6 +563,7 @@ class FlowSession:
         # the first announcement at once, each other one after its own interval
         due = [start if i == 0 else start + a.every for i, a in enumerate(node.announcements)]
         offered = False
+        greeted = not node.announcements  # the router's call-back signal counts after the first announcement
         try:
             while not fut.done():
                 now = clock.monotonic()
@@ -569,10 +572,11 @@ class FlowSession:
                     await handle.cancel("max_wait")
                     self._event("queue_outcome", {"outcome": "overflow", "reason": "max_wait"})
                     return _Next("overflow", node.on["overflow"])
-                if offer is not None and not offered and waited >= offer.after:
+                why = None if offer is None or offered else self._offer_due(handle, offer.after, waited, greeted)
+                if why is not None:
                     offered = True
-                    got = await self._get_data(offer.prompt, 5.0, 1)
-                    self._event("callback_offer", {"digits": got})
+                    got = await self._get_data(offer.prompt, 5.0, 1)  # type: ignore[union-attr]
+                    self._event("callback_offer", {"digits": got, "reason": why})
                     if got == offer.key:
                         await handle.accept_callback(self._callback_number(None))
                     continue
@@ -580,6 +584,7 @@ class FlowSession:
                 if i is not None:
                     a = node.announcements[i]
                     due[i] = now + a.every
+                    greeted = True
                     d = await self._stream(a.prompt, offer.key if offered and offer else "")
                     if a.say_wait:
                         est = handle.estimated_wait()
@@ -598,6 +603,22 @@ class FlowSession:
                 await handle.cancel("caller hung up")
             raise
         return self._queue_done(node, fut.result())
+
+    def _offer_due(self, handle: QueueHandle, after: float, waited: float, greeted: bool) -> str | None:
+        """Why a call-back is to be offered now, or None.
+
+        The router's handle may say whether the caller's expected wait is above the queue's
+        call-back threshold (``offer_callback()``); the flow's own ``after`` time offers it anyway.
+        """
+        ask = getattr(handle, "offer_callback", None)
+        if greeted and callable(ask):
+            try:
+                if ask():
+                    return "expected_wait"
+            except Exception:
+                log.warning("call %s: the queue could not say whether to offer a call-back", self.call_id,
+                            exc_info=True)
+        return "waited" if waited >= after else None
 
     def _queue_done(self, node: QueueNode, res: QueueOutcome) -> _Next | None:
         self._event("queue_outcome", {"outcome": res.kind.value, "agent": res.agent, "reason": res.reason})

@@ -66,7 +66,12 @@ class QueueRequest:
 
 
 class QueueHandle(Protocol):
-    """One caller waiting; returned by :meth:`QueuePort.enqueue`."""
+    """One caller waiting; returned by :meth:`QueuePort.enqueue`.
+
+    A handle may also have ``offer_callback() -> bool``: whether the caller's expected wait is
+    above the queue's call-back threshold. The engine then offers the call-back as soon as it
+    says so (after the first announcement), and otherwise after the flow's ``callback_offer.after``.
+    """
 
     @property
     def outcome(self) -> "asyncio.Future[QueueOutcome]":
