@@ -69,7 +69,7 @@ async def finish(s: Stack, call: Any) -> Any:
 # ---------------------------------------------------------------------------
 # 1. three-way call with ConfBridge and a legacy hotline seat
 # ---------------------------------------------------------------------------
-async def three_way(s: Stack, *, room: str, guest_rings: bool = False, num: str = "13800000101") -> tuple[Any, str, str, ThreeWayCall]:
+async def three_way(s: Stack, *, room: str | None, guest_rings: bool = False, num: str = "13800000101") -> tuple[Any, str, str, ThreeWayCall]:
     s.sim.config.trunk_numbers[LEGACY] = TrunkBehaviour(mode="ring" if guest_rings else "answer", answer_after=1)
     call, cid = await s.inbound(dnis="12345", caller_num=num, caller_name="李四")
     agent = await s.agent_for(cid)
@@ -91,6 +91,8 @@ async def test_three_way_with_a_legacy_seat(stack: Stack) -> None:
     assert sorted(x.channel for x in members) == sorted([caller, agent, m.guest])
     assert {x.uniqueid for x in members} == {m.caller_id, m.agent_id, m.guest_id}
     assert not any(x.muted for x in members)
+    (me,) = [x for x in members if x.uniqueid == m.caller_id]
+    assert (me.caller_num, me.caller_name) == ("13800000101", "李四")
     assert [r.name for r in await s.control.conference_rooms()] == ["r100"]
     assert set(s.model.conferences["r100"].members) == {m.caller_id, m.agent_id, m.guest_id}
     assert s.sim.pbx.conferences.confs["r100"].users.keys() == {caller, agent, m.guest}
@@ -208,7 +210,8 @@ async def test_three_way_hangup_in_every_live_state(stack: Stack, state: str, wh
 
 async def test_three_way_kick_the_guest_gives_the_caller_back_to_the_agent(stack: Stack) -> None:
     s = stack
-    call, cid, agent, m = await three_way(s, room="k1", num="13800000103")
+    call, cid, agent, m = await three_way(s, room=None, num="13800000103")  # the room is named after the machine
+    assert m.room == m.conf_id and m.room in s.sim.pbx.conferences.confs
     caller = call.channel.name
     await m.kick(m.guest_id)
     await s.until(lambda: m.state.name == "reverted")
@@ -218,7 +221,7 @@ async def test_three_way_kick_the_guest_gives_the_caller_back_to_the_agent(stack
     assert m.returned_to == "agent"
     # kicking someone who is not in the room is refused by the PBX
     with pytest.raises(ControlError) as ei:
-        await s.control.conference_kick("k1", agent)
+        await s.control.conference_kick(m.room, agent)
     assert ei.value.kind == "error"
     out = await finish(s, call)
     assert out.hung_up_by == "caller"
@@ -529,6 +532,14 @@ async def test_queue_membership_actions(stack: Stack) -> None:
     ]
     pause = seen[2].fields
     assert (pause["Paused"], pause["PausedReason"]) == ("1", "午休")
+
+    # a member talking to a citizen shows in use
+    call, cid = await s.inbound(dnis="12345", caller_num="13800000601")
+    await s.agent_for(cid, seat="8002")
+    items = await s.control.queue_status(q)
+    assert member(items, "PJSIP/8002")["Status"] == "2"
+    await finish(s, call)
+    assert member(await s.control.queue_status(q), "PJSIP/8002")["Status"] == "1"
 
     # refusals come back as ControlError("error")
     for coro in (
