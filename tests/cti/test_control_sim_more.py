@@ -202,7 +202,8 @@ async def test_three_way_hangup_in_every_live_state(stack: Stack, state: str, wh
         assert m.done and s.conferences.get(m.conf_id) is None
     out = await finish(s, call)
     assert out.hung_up_by == "caller"  # the PBX never hung up on the citizen
-    assert not s.sim.pbx.conferences.confs
+    assert not s.sim.pbx.conferences.confs and not s.model.conferences
+    assert [e.conference for e in s.seen.of(E.ConferenceEnded)] == [m.room]
     (rec,) = s.sink.records
     assert rec.call_id == cid
     assert {leg.role for leg in rec.legs} >= {"caller", "agent", "conference"}
@@ -558,21 +559,23 @@ async def test_queue_membership_actions(stack: Stack) -> None:
 # ---------------------------------------------------------------------------
 # 7. originate outcomes
 # ---------------------------------------------------------------------------
-# (dial string, behaviour, ring timeout) -> (outcome, Reason, CDR disposition or None if no channel, DialEnd)
+# (dial string, behaviour, ring timeout) ->
+#   (outcome, Reason, CDR disposition (None: no channel was created), DialEnd status, hang-up cause)
 ORIGINATES = {
-    "answered": ("PJSIP/8011", AgentBehaviour(answer_after=1), 30, ("answered", 4, "ANSWERED", "ANSWER")),
+    "answered": ("PJSIP/8011", AgentBehaviour(answer_after=1), 30, ("answered", 4, "ANSWERED", "ANSWER", 16)),
     # Asterisk 22 reports a SIP 486 as Reason 0: the product sees "failed"; DialEnd and the CDR say BUSY
-    "busy_seat": ("PJSIP/8012", AgentBehaviour(mode="busy"), 30, ("failed", 0, "BUSY", "BUSY")),
-    "ring_timeout": ("PJSIP/8013", AgentBehaviour(mode="ring"), 3, ("no_answer", 3, "NO ANSWER", None)),
-    "unregistered": ("PJSIP/8014", AgentBehaviour(mode="unregistered"), 30, ("failed", 0, None, None)),
-    "trunk_congestion": ("PJSIP/trunk/110", TrunkBehaviour(mode="congestion"), 30, ("failed", 0, "CONGESTION", "CONGESTION")),
+    "busy_seat": ("PJSIP/8012", AgentBehaviour(mode="busy"), 30, ("failed", 0, "BUSY", "BUSY", 17)),
+    # no DialEnd for a ring timeout (as captured): the CDR says NO ANSWER from cause 19
+    "ring_timeout": ("PJSIP/8013", AgentBehaviour(mode="ring"), 3, ("no_answer", 3, "NO ANSWER", None, 19)),
+    "unregistered": ("PJSIP/8014", AgentBehaviour(mode="unregistered"), 30, ("failed", 0, None, None, None)),
+    "trunk_congestion": ("PJSIP/trunk/110", TrunkBehaviour(mode="congestion"), 30, ("failed", 0, "CONGESTION", "CONGESTION", 34)),
 }
 
 
 @pytest.mark.parametrize("case", list(ORIGINATES))
 async def test_originate_outcomes(stack: Stack, case: str) -> None:
     s = stack
-    dial, behaviour, ring, (outcome, reason, disposition, dial_status) = ORIGINATES[case]
+    dial, behaviour, ring, (outcome, reason, disposition, dial_status, cause) = ORIGINATES[case]
     if isinstance(behaviour, TrunkBehaviour):
         s.sim.config.trunk_numbers[dial.rsplit("/", 1)[1]] = behaviour
     else:
@@ -597,6 +600,8 @@ async def test_originate_outcomes(stack: Stack, case: str) -> None:
     else:
         (rec,) = s.sink.records
         assert (rec.call_id, rec.disposition, rec.direction) == (uid, disposition, "outbound")
+        assert rec.hangup_cause == cause and [leg.leg_id for leg in rec.legs] == [uid]
+        assert (rec.answered_at is not None) == (outcome == "answered")
 
 
 @pytest.mark.xfail(
