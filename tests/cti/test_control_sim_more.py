@@ -326,7 +326,7 @@ async def test_blind_transfer_of_a_bridged_call_to_a_legacy_hotline(stack: Stack
     await s.until(lambda: len(trunk_legs(s, caller)) == 1 and peer_names(s, caller) == trunk_legs(s, caller))
     (seat,) = trunk_legs(s, caller)
     assert sim_peer_names(s, caller) == [seat] and seat in call.bridged_with
-    assert s.model.channel(s.model.resolve(agent).uniqueid if s.model.resolve(agent) else "") is None
+    await s.until(lambda: s.model.resolve(agent) is None)
     assert s.sim.channel(agent) is None  # the agent is released
     (done,) = [e for e in s.seen.of(E.TransferCompleted) if e.kind == "blind"]
     assert done.call_id == cid and done.transferee == caller and done.target == f"hotline-outbound,{LEGACY}"
@@ -444,7 +444,7 @@ async def test_atxfer_hangups(stack: Stack, who: str) -> None:
         assert sim_peer_names(s, agent) == [t.recipient]  # agent and recipient still talk
         s.sim.hangup(seat)
     else:
-        (seat,) = [n for n in trunk_legs(s, caller)]
+        (seat,) = trunk_legs(s, caller)
         await s.until(lambda: peer_names(s, caller) == [seat])
     out = await finish(s, call)
     assert out.hung_up_by == "caller"
