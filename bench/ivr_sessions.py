@@ -1,0 +1,288 @@
+"""Concurrent IVR sessions through the whole server: the engine's step latency at 500 and 2,000 calls.
+
+``python -m bench.ivr_sessions [--quick]`` (or ``python -m bench.run ivr_sessions``)
+prints the figures and writes bench/results/ivr_sessions.json.
+
+Method (also written into the JSON):
+
+* The PBX simulator runs in its own process (``python -m pbxsim --port N``), as
+  Asterisk would, so its CPU is not the server's. It places N citizens' calls
+  to 12345 over a ramp; the callers never press a key, so every call stays in
+  the IVR: welcome, the main menu three times (no input), then the general
+  queue's hold music and announcements (no agent is logged in, so nobody is
+  taken out of the IVR). The engine is measured once every caller holds in
+  the queue: steps are hold-music slices, announcements and the estimated
+  wait, each going through the router's queue port.
+* The server is the one the composition root builds (``build_server``): AMI
+  client, call model, resync, AsyncAGI, IVR engine, router (queue port), call
+  control, journal on SQLite. Its IVR clock stands in the staffed hours.
+* Step latency is measured at the AMI client: the time an ``AsyncAGIExec``
+  event (an AGI result) is dispatched to its subscribers (a subscriber of the
+  client, timestamping per channel), to the time the next ``Action: AGI`` for
+  that channel is handed to the client for writing (a wrapper around
+  ``AmiClient.action``, timestamping before the bytes are encoded and written).
+  Every queued-but-not-yet-dispatched event of every other call, and the whole
+  server's handling of them (call model, journal, router), is inside the figure.
+* The raw floor is measured in the same run, on the same kind of server with
+  the same client and simulator set-up, but with the IVR engine replaced by a
+  bare AsyncAGI echo handler that answers each result with the next command
+  (``STREAM FILE`` of the same hold-music file the engine plays, so the PBX
+  paces both alike) and nothing else.
+* Samples are taken over a fixed window starting 3 s after all N sessions
+  are running; every step counts (prompts, menus, SET VARIABLE, queue entry,
+  hold slices). The default asyncio loop; no GC tuning; server logging at
+  WARNING.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL_P99_MS = 5.0
+OPEN_AT = dt.datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a working Tuesday morning
+
+
+class OpenHoursClock:
+    """The IVR's clock: wall time pinned inside the staffed hours, real monotonic time."""
+
+    def __init__(self) -> None:
+        self._t0 = time.monotonic()
+
+    def now(self) -> dt.datetime:
+        return OPEN_AT + dt.timedelta(seconds=time.monotonic() - self._t0)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+def _pct(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def summarise(samples_ns: list[int]) -> dict[str, Any] | None:
+    if not samples_ns:
+        return None
+    ms = [x / 1e6 for x in samples_ns]
+    return {
+        "steps": len(ms),
+        "p50_ms": round(_pct(ms, 50), 4),
+        "p90_ms": round(_pct(ms, 90), 4),
+        "p99_ms": round(_pct(ms, 99), 4),
+        "max_ms": round(max(ms), 3),
+        "mean_ms": round(statistics.fmean(ms), 4),
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class StepTimer:
+    """AsyncAGIExec dispatched -> next Action: AGI for the same channel, at the AMI client."""
+
+    def __init__(self, client: Any) -> None:
+        self.t_in: dict[str, int] = {}
+        self.samples: list[int] = []
+        self.measuring = False
+        self.results = 0
+        client.subscribe(self._on_exec, "AsyncAGIExec")
+        orig = client.action
+
+        async def action(name: str, headers: Any = None, timeout: float | None = None) -> Any:
+            if name == "AGI" and headers is not None:
+                t = self.t_in.pop(headers.get("Channel", ""), None)
+                if t is not None and self.measuring:
+                    self.samples.append(time.perf_counter_ns() - t)
+            return await orig(name, headers, timeout)
+
+        client.action = action  # instance attribute: every caller of client.action goes through it
+
+    def _on_exec(self, msg: Any) -> None:
+        self.t_in[msg.fields.get("Channel", "")] = time.perf_counter_ns()
+        self.results += 1
+
+
+async def _start_sim(port: int, n: int, ramp: float, speed: float) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pbxsim", "--port", str(port), "--speed", str(speed), "--calls", str(n),
+        "--interval", f"{ramp / n:.5f}", "--keys", "", "--talk-time", "3600", cwd=str(ROOT),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def _wait_listening(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+            w.close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the simulator did not listen on port {port}") from None
+            await asyncio.sleep(0.1)
+
+
+async def _build(tmp: Path, port: int) -> Any:
+    from hotline.app import build_server
+    from hotline.centre import load_centre, parse_centre
+    from hotline.settings import Settings
+    from hotline.storage.db import Database
+    from hotline.storage.migrate import ensure_schema
+
+    settings = Settings(
+        secret_key="bench-secret-key-0123456789abcdef0123456789",
+        data_dir=tmp, log_level="WARNING",
+        database={"url": f"sqlite+aiosqlite:///{tmp}/hotline.db"},
+        ami={"host": "127.0.0.1", "port": port, "username": "ivr", "secret": "ivrsecret",
+             "ping_interval": 3600, "action_timeout": 60, "reconnect_initial": 0.1, "reconnect_max": 0.5},
+        ivr={"flows_dir": ROOT / "flows", "prompts_dir": ROOT / "flows" / "prompts", "agi_timeout": 120},
+    )
+    db = Database(settings.database)
+    try:
+        await ensure_schema(db)
+        await load_centre(db, parse_centre(ROOT / "deploy" / "centre.yaml"))
+    finally:
+        await db.dispose()
+    return await build_server(settings, ivr_clock=OpenHoursClock())
+
+
+def _waiting(server: Any) -> int:
+    return sum(q["waiting"] for q in server.router.service.wallboard.snapshot()["queues"])
+
+
+async def _phase(n: int, seconds: float, speed: float, floor: bool) -> dict[str, Any]:
+    from cti.agi import AgiError, AgiHangup, AgiTimeout
+
+    tmp = Path(tempfile.mkdtemp(prefix="ivr-sessions-"))
+    port = _free_port()
+    ramp = max(4.0, n / 100)
+    server = await _build(tmp, port)
+    timer = StepTimer(server.client)
+    started = 0
+    if floor:
+        # the bare echo: the IVR engine is taken off the AGI manager, an echo handler put in its place
+        server.agi._handlers.remove(server.ivr.handle)
+        hold = server.ivr.registry.current.catalog.prompts.names["hold_music"]  # the file the engine plays
+
+        async def echo(session: Any) -> None:
+            nonlocal started
+            started += 1
+            try:
+                while True:
+                    await session.command(f'STREAM FILE {hold} ""')
+            except (AgiHangup, AgiTimeout, AgiError, asyncio.CancelledError):
+                return
+
+        server.agi.on_session(echo)
+    else:
+        async def count(session: Any) -> None:
+            nonlocal started
+            started += 1
+
+        server.agi.on_session(count)
+    proc = await _start_sim(port, n, ramp, speed)
+    try:
+        await _wait_listening(port)
+        await server.start(ami_timeout=20.0)
+        t_ramp = time.perf_counter()
+        while started < n and time.perf_counter() - t_ramp < ramp * 4 + 60:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(3.0)
+        live_before = len(server.agi.sessions)
+        timer.measuring = True
+        r0, t0 = timer.results, time.perf_counter()
+        await asyncio.sleep(seconds)
+        timer.measuring = False
+        elapsed = time.perf_counter() - t0
+        live_after = len(server.agi.sessions)
+        waiting = _waiting(server)
+        return {
+            "sessions_started": started,
+            "live_sessions_at_start": live_before,
+            "live_sessions_at_end": live_after,
+            "callers_waiting_in_queue_at_end": waiting,
+            "agi_results_per_s": round((timer.results - r0) / elapsed),
+            "latency": summarise(timer.samples),
+        }
+    finally:
+        try:
+            await asyncio.wait_for(server.stop(), 30)
+        except Exception:
+            pass
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    seconds = 5.0 if quick else 15.0
+    levels = tuple(int(x) for x in os.environ.get("IVR_SESSIONS_LEVELS", "500,2000").split(","))
+    speed = 2.0
+
+    async def main() -> dict[str, Any]:
+        figs: dict[str, Any] = {
+            "goal": f"p99 <= {GOAL_P99_MS} ms at 2,000 concurrent calls",
+            "method": " ".join(__doc__.split("Method (also written into the JSON):")[1].split()),
+            "window_seconds": seconds,
+            "simulator_speed": speed,
+        }
+        for n in levels:
+            engine = await _phase(n, seconds, speed, floor=False)
+            floor = await _phase(n, seconds, speed, floor=True)
+            p99 = (engine.get("latency") or {}).get("p99_ms")
+            figs[f"sessions_{n}"] = {
+                "concurrent_calls": n,
+                "engine": engine.pop("latency"),
+                "floor": floor.pop("latency"),
+                "engine_run": engine,
+                "floor_run": floor,
+                "goal_p99_ms": GOAL_P99_MS,
+                "meets_goal": p99 is not None and p99 <= GOAL_P99_MS,
+            }
+        return figs
+
+    load_before = os.getloadavg()
+    figs = asyncio.run(main())
+    if "sessions_2000" in figs:
+        figs["goal_met_at_2000"] = figs["sessions_2000"]["meets_goal"]
+    figs["load_average"] = {"before": [round(x, 2) for x in load_before],
+                            "after": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
+    return figs
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ns = ap.parse_args(argv)
+    figs = run(quick=ns.quick)
+    from bench.run import write_result
+
+    path = write_result("ivr_sessions", figs, ns.quick)
+    print(json.dumps(figs, indent=2, ensure_ascii=False, default=str))
+    print(f"-> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
