@@ -61,7 +61,7 @@ async def test_http_discard_draft(env: ApiEnv, service: FlowService) -> None:
     sup = await env.auth_headers("supervisor")
     await env.client.put("/api/flows/main/draft", json={"yaml": edited(service)}, headers=adm)
     listing = {f["name"]: f["has_draft"] for f in (await env.client.get("/api/flows", headers=adm)).json()}
-    assert listing == {"main": True, "after_hours": False, "survey": False}
+    assert listing == {"main": True, "after_hours": False, "survey": False, "transfer_failed": False}
     assert (await env.client.delete("/api/flows/main/draft", headers=sup)).status_code == 403
     r = await env.client.delete("/api/flows/main/draft", headers=adm)
     assert r.status_code == 204 and r.content == b""

@@ -556,3 +556,11 @@ async def test_lost_ami_link_ends_the_session_with_one_line_and_keeps_the_path(b
     assert c.nodes()[0] == "main.welcome"
     assert c.recorder.summaries == [c.summary]
     assert "interrupted at" in caplog.text and "Traceback" not in caplog.text
+
+
+async def test_caller_back_from_a_failed_blind_transfer_is_queued_to_general(bundle: FlowBundle) -> None:
+    c = await run(bundle, [], context="hotline-ivr", extension="transfer-failed")
+    assert c.nodes()[:3] == ["transfer_failed.sorry", "transfer_failed.set_back", "transfer_failed.to_general"]
+    assert "main.q_general" in c.nodes()
+    assert c.queue.requests[0].skill == "general"
+    assert c.summary.variables["returned_from_transfer"] == "yes"

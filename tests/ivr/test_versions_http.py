@@ -119,7 +119,7 @@ async def test_http_roles(env: ApiEnv) -> None:
     assert (await env.client.get("/api/flows")).status_code == 401
     r = await env.client.get("/api/flows", headers=sup)
     assert r.status_code == 200
-    assert {f["name"] for f in r.json()} == {"main", "after_hours", "survey"}
+    assert {f["name"] for f in r.json()} == {"main", "after_hours", "survey", "transfer_failed"}
     r = await env.client.put("/api/flows/main/draft", json={"yaml": "name: main"}, headers=sup)
     assert r.status_code == 403
 
@@ -224,7 +224,7 @@ async def test_publish_a_new_flow_and_link_to_it(sqlite_db: Database, service: F
                                                             "    flow: tax")
         assert linked != service.live_texts()["after_hours"]
         assert (await service.publish(s, "after_hours", linked, "a1")).version == 1
-    assert set(service.registry.current.flows) == {"main", "after_hours", "survey", "tax"}
+    assert set(service.registry.current.flows) == {"main", "after_hours", "survey", "transfer_failed", "tax"}
 
 
 async def test_http_draft_listing_and_view(env: ApiEnv, service: FlowService) -> None:
