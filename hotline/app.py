@@ -146,7 +146,8 @@ async def build_server(
     router = await build_router(settings, db, connector, bus=bus)
     engine = IvrEngine(
         registry, router.service, IvrCallActions(control), journal, clock=ivr_clock, history=journal,
-        config=EngineConfig(agi_timeout=settings.ivr.agi_timeout),
+        config=EngineConfig(agi_timeout=settings.ivr.agi_timeout, prompt_base=settings.ivr.asterisk_prompts,
+                            recordings_dir=str(settings.recordings.dir.resolve())),
     )
     agi.on_session(engine.handle)
 

@@ -135,6 +135,11 @@ class AsrSettings(BaseModel):
 class IvrSettings(BaseModel):
     flows_dir: Path = Path("flows")
     prompts_dir: Path = Path("flows/prompts")
+    # Where Asterisk finds the prompts, as STREAM FILE names them: "" plays the
+    # absolute path of prompts_dir (Asterisk on the same file system, the simulator);
+    # "hotline" plays hotline/<name> from Asterisk's sounds directory (docker-compose
+    # mounts flows/prompts there).
+    asterisk_prompts: str = ""
     agi_timeout: Duration = 30.0
     timezone: str = "Asia/Shanghai"
 

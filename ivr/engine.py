@@ -107,6 +107,7 @@ class EngineConfig:
     hangup_grace: float = 2.0  # after the caller leaves AGI, how long to wait for the router/CTI to say why
     hold_wait_ms: int = 2000  # silence slice while waiting when no hold music is set
     min_recording: float = 0.5  # seconds; shorter is "nothing said"
+    prompt_base: str = ""  # "" = absolute paths; "hotline" = hotline/<prompt> in Asterisk's sounds dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +312,9 @@ class FlowSession:
         self.e.recorder.record(IvrEvent(self.call_id, self.seq, self.node_id, event, data, self.e.clock.now()))
 
     def _prompt(self, pid: str) -> str:
-        return self.bundle.catalog.prompts.names[pid]
+        name = self.bundle.catalog.prompts.names[pid]
+        base = self.e.config.prompt_base
+        return f"{base}/{name.rpartition('/')[2]}" if base else name
 
     async def _cmd(self, cmd: str) -> AgiResult:
         return await self.agi.command(cmd, self.timeout)

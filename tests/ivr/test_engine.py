@@ -564,3 +564,11 @@ async def test_caller_back_from_a_failed_blind_transfer_is_queued_to_general(bun
     assert "main.q_general" in c.nodes()
     assert c.queue.requests[0].skill == "general"
     assert c.summary.variables["returned_from_transfer"] == "yes"
+
+
+async def test_prompts_play_from_asterisks_sounds_dir_when_configured(bundle: FlowBundle) -> None:
+    c = Call(bundle, ["1"])
+    c.engine.config = EngineConfig(hangup_grace=0.01, prompt_base="hotline")
+    await c.run()
+    streams = [cmd for cmd in c.agi.commands if cmd.startswith("STREAM FILE")]
+    assert streams and streams[0].startswith("STREAM FILE hotline/welcome ")
