@@ -375,6 +375,8 @@ class CallControl:
         Bridged with exactly one other party: ``BlindTransfer`` on that party (the transferer,
         normally the agent; Asterisk hangs it up or lets it continue its dialplan). Not bridged,
         or in a multi-party bridge, or if ``BlindTransfer`` is refused: ``Redirect`` of ``channel``.
+        Either counts once on the call's CDR: the model counts Asterisk's ``BlindTransfer`` event,
+        and a completed ``Redirect`` through :meth:`CallModel.count_transfer`.
         """
         ch = self.model.resolve(channel)
         call_id = ch.call_id if ch else ""
@@ -406,6 +408,8 @@ class CallControl:
         except ControlError as e:
             self.bus.publish(TransferFailed(call_id, self._clock(), tid, "redirect", e.message, ""))
             raise
+        # Asterisk reports no transfer for a Redirect: the CDR counts it from here.
+        self.model.count_transfer(call_id, tid)
         self.bus.publish(TransferCompleted(call_id, self._clock(), tid, "redirect", name, target))
         return TransferOutcome("redirect", name, target)
 

@@ -66,7 +66,7 @@ class CallRecord:
     agent: str = ""  # seat of the first agent leg that answered ("8001")
     connected_at: datetime | None = None  # first time the caller was bridged with another party (agent...)
     recordings: tuple[str, ...] = ()  # MixMonitor file paths
-    transfers: int = 0  # completed blind + attended transfers
+    transfers: int = 0  # completed transfers: Asterisk's blind + attended, and the server's own (Redirect, Bridge)
     lost: bool = False  # closed by a resync: the end was not observed (cause "lost while disconnected")
 
 

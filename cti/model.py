@@ -20,6 +20,10 @@ Grouping and identity (facts from the Asterisk 22 captures, ../shared/asterisk):
   bounded window) so late events never resurrect or duplicate a call.
 * DNIS: ``HOTLINE_DNIS`` (set by the inbound dialplan) or else the extension
   of the call's first channel when it starts in an inbound context.
+* ``CallRecord.transfers`` counts Asterisk's ``BlindTransfer`` / ``AttendedTransfer``
+  events (Result Success) and, through :meth:`CallModel.count_transfer`, the
+  transfers the server completes itself (``Redirect``, ``Bridge``), which have no
+  such event; never both for one transfer.
 * ``DialEnd`` can come twice for one leg (NOANSWER then CANCEL): the first
   status is kept. ConfBridge's announcer channel never sends ``BridgeEnter``:
   parties are counted from ``ConfbridgeJoin``/``Leave``.
@@ -219,6 +223,7 @@ class Call:
     talk_time: float = 0.0
     recordings: list[str] = field(default_factory=list)
     transfers: int = 0
+    server_transfers: set[str] = field(default_factory=set)  # ids of transfers counted by count_transfer
     lost: bool = False
 
     @property
@@ -441,6 +446,21 @@ class CallModel:
                             continue
             out.append(peer)
         return out
+
+    def count_transfer(self, call_id: str, transfer_id: str) -> bool:
+        """Count a transfer the server carried out itself on the call's CDR (``CallRecord.transfers``).
+
+        Asterisk reports ``BlindTransfer`` / ``AttendedTransfer`` only for transfers it performs
+        (those the model counts from the events); a caller moved with ``Redirect`` or joined with
+        the recipient by ``Bridge`` leaves no such event, so call control and the transfer machine
+        report those here when they complete. Each ``transfer_id`` counts once. Returns whether it
+        was counted (False: unknown or ended call, or already counted)."""
+        call = self.call(call_id)
+        if call is None or transfer_id in call.server_transfers:
+            return False
+        call.server_transfers.add(transfer_id)
+        call.transfers += 1
+        return True
 
     def is_bridged(self, channel: str) -> bool:
         ch = self.resolve(channel)
@@ -730,6 +750,8 @@ class CallModel:
                 target.channels[leg.uniqueid] = leg
             moved.append(leg.uniqueid)
         target.recordings.extend(call.recordings)
+        target.transfers += call.transfers
+        target.server_transfers |= call.server_transfers
         self._publish(CallMerged(call.call_id, now, target_id, tuple(moved)))
         self._update_talk_for(moved, now)
 

@@ -37,7 +37,10 @@ Two drivers perform the actions:
 
 Each transition is logged and published as
 :class:`~cti.events.TransferStateChanged`; outcomes as ``TransferCompleted`` /
-``TransferFailed``.
+``TransferFailed``. A completed transfer counts once on the call's CDR
+(``CallRecord.transfers``): the call model counts Asterisk's ``AttendedTransfer``
+event; a transfer the server completed with ``Bridge`` (no such event) is counted
+with :meth:`cti.model.CallModel.count_transfer`.
 """
 
 from __future__ import annotations
@@ -83,7 +86,11 @@ class Driver(Protocol):
 
     async def consult(self, m: "AttendedTransferMachine") -> None: ...
 
-    async def connect(self, m: "AttendedTransferMachine") -> None: ...
+    async def connect(self, m: "AttendedTransferMachine") -> bool:
+        """Join caller and recipient. True if the server joined them itself (``Bridge``: Asterisk
+        reports no transfer, the machine counts it on the CDR); False if Asterisk completes the
+        transfer (its ``AttendedTransfer`` event, which the call model counts)."""
+        ...
 
     async def cancel(self, m: "AttendedTransferMachine") -> None: ...
 
@@ -130,9 +137,10 @@ class ServerDriver:
     async def consult(self, m: "AttendedTransferMachine") -> None:
         await m.control.bridge(m.agent, m.recipient_name())
 
-    async def connect(self, m: "AttendedTransferMachine") -> None:
+    async def connect(self, m: "AttendedTransferMachine") -> bool:
         await m.control.bridge(m.recipient_name(), m.caller)
         await m.hang_up_quietly(m.agent_id, m.agent)
+        return True
 
     async def cancel(self, m: "AttendedTransferMachine") -> None:
         # Take the agent back first: pulling it out of the consultation bridge dissolves that
@@ -160,12 +168,13 @@ class AtxferDriver:
     async def consult(self, m: "AttendedTransferMachine") -> None:
         return None  # Asterisk bridged agent and recipient itself
 
-    async def connect(self, m: "AttendedTransferMachine") -> None:
+    async def connect(self, m: "AttendedTransferMachine") -> bool:
         # The transferer hanging up completes an Atxfer (BridgeMerge + AttendedTransfer).
         if m.alive(m.agent_id):
             await m.control.hangup(m.agent, 16)
-        else:
-            await m.control.bridge(m.recipient_name(), m.caller)
+            return False
+        await m.control.bridge(m.recipient_name(), m.caller)
+        return True
 
     async def drop_recipient(self, m: "AttendedTransferMachine") -> None:
         await m.hang_up_quietly(m.recipient_id, m.recipient_name())
@@ -363,7 +372,7 @@ async def _connect_or_fail(m: "AttendedTransferMachine") -> type[TransferState]:
         await m.driver.drop_recipient(m)
         return Abandoned
     try:
-        await m.driver.connect(m)
+        m.joined_by_server = await m.driver.connect(m)
     except ControlError as e:
         await m.driver.drop_recipient(m)
         await m.fall_back(f"could not connect caller and recipient: {e.message}")
@@ -415,6 +424,9 @@ class AttendedTransferMachine(Machine):
         self.recipient_caller_id = recipient_caller_id
         self.recipient_id = f"{transfer_id}-r" if driver.name == "server" else ""
         self.recipient: str = ""
+        # The server joined caller and recipient itself (see Driver.connect): Asterisk reports no
+        # transfer, so completing counts it on the call's CDR (CallModel.count_transfer).
+        self.joined_by_server = False
 
     @property
     def transfer_id(self) -> str:
@@ -433,6 +445,8 @@ class AttendedTransferMachine(Machine):
 
     def _entered(self, nxt: type[State]) -> None:
         if nxt is Completed:
+            if self.joined_by_server:
+                self.model.count_transfer(self.call_id, self.transfer_id)
             self.publish(TransferCompleted(self.call_id, self.now(), self.transfer_id, "attended", self.caller, f"{self.target_context},{self.target_exten}"))
         elif nxt is Failed:
             self.publish(TransferFailed(self.call_id, self.now(), self.transfer_id, "attended", self.reason, self.returned_to))

@@ -339,13 +339,6 @@ async def test_blind_transfer_of_a_bridged_call_to_a_legacy_hotline(stack: Stack
     assert seat in [leg.channel for leg in rec.legs]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cti/model.py CallModel counts CallRecord.transfers only from the AMI BlindTransfer/"
-    "AttendedTransfer events; CallControl.blind_transfer of an unbridged caller completes the "
-    "transfer with Redirect (and publishes TransferCompleted kind=redirect) but the CDR says "
-    "transfers=0; it should count 1",
-)
 async def test_blind_transfer_of_an_unbridged_caller_redirects_and_is_counted(stack: Stack) -> None:
     s = stack
     s.sim.config.trunk_numbers[LEGACY] = TrunkBehaviour(answer_after=1)
@@ -453,13 +446,6 @@ async def test_atxfer_hangups(stack: Stack, who: str) -> None:
     assert rec.transfers == (1 if who == "agent" else 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cti/model.py CallModel counts CallRecord.transfers only from the AMI AttendedTransfer/"
-    "BlindTransfer events; a completed server-driven attended transfer (TransferService.start_attended, "
-    "mode='server': Bridge of caller and recipient, agent hung up) publishes TransferCompleted "
-    "kind=attended but the CDR says transfers=0; it should count 1",
-)
 async def test_server_driven_attended_transfer_is_counted_on_the_cdr(stack: Stack) -> None:
     s = stack
     s.sim.config.trunk_numbers["12333"] = TrunkBehaviour(answer_after=1)

@@ -403,6 +403,29 @@ def test_originated_agent_leg_joins_the_call_it_serves() -> None:
     assert rec.talk_time > 0
 
 
+def test_server_transfers_count_once_beside_asterisks_own() -> None:
+    """A transfer the server completes itself (Redirect, Bridge) has no BlindTransfer/AttendedTransfer
+    event: count_transfer counts it, once per transfer id, also through a merged call's id."""
+    model, bus = new_model(ModelConfig())
+    caller = _chan("3.1", "PJSIP/trunk-00000005", "3.1")
+    agent = _chan("3.2", "PJSIP/8001-00000006", "3.2", context="hotline-agent", exten="connect")
+    model.handle(ev("Newchannel", **caller))
+    model.handle(ev("Newchannel", **agent))
+    model.handle(ev("VarSet", **agent, Variable="HOTLINE_CALL", Value="3.1"))
+    assert model.count_transfer("3.1", "xfer-1")
+    assert not model.count_transfer("3.1", "xfer-1")  # reported twice: counted once
+    assert model.count_transfer("3.2", "blind-1")  # the merged call's id names the same call
+    assert not model.count_transfer("no-such-call", "blind-2")
+    # Asterisk's own transfer is counted from its event, not by count_transfer
+    model.handle(ev("BlindTransfer", Result="Success", **{f"Transferer{k}": v for k, v in agent.items()},
+                    **{f"Transferee{k}": v for k, v in caller.items()}, Context="hotline-outbound", Extension="12319"))
+    model.handle(ev("Hangup", **agent, Cause="16"))
+    model.handle(ev("Hangup", **caller, Cause="16"))
+    (rec,) = cdrs(bus)
+    assert rec.transfers == 3
+    assert not model.count_transfer("3.1", "xfer-2")  # the call has ended
+
+
 def test_late_events_never_resurrect_or_duplicate_a_call() -> None:
     model, bus = new_model(ModelConfig())
     c = _chan("2.1", "PJSIP/trunk-00000003", "2.1")
