@@ -20,8 +20,9 @@ when no response came in time. Facts from the Asterisk 22 captures shape it:
   bridge dissolves when one party leaves (the other continues its dialplan, which
   for an agent leg means hanging up). ``hold()`` therefore moves both with one
   dual ``Redirect``: the held party to ``hotline-hold,moh,1``
-  (``MusicOnHold(default)``), its peer to ``hotline-agent,connect`` (silence, at
-  most the dialplan's Wait(60)); ``unhold()`` bridges the two again with ``Bridge``.
+  (``MusicOnHold(default)``), its peer to the park location ``hotline-agent,connect``
+  (silence: the dialplan's ``Wait(3600)``, up to an hour; ``hotline-hold,park`` waits
+  the same and can be configured instead); ``unhold()`` bridges the two again with ``Bridge``.
 * ``Redirect`` with ``ExtraChannel`` moves two channels at once (three-way calls).
 
 Outbound legs the server starts for a call (agent leg, transfer recipient,
@@ -41,7 +42,7 @@ from typing import Any, Callable, Mapping, Protocol
 
 from cti.ami.errors import AmiActionError, AmiError, AmiNotConnected, AmiTimeout
 from cti.events import OriginateResult, TransferCompleted, TransferFailed, TransferStarted
-from cti.model import CallModel, Publisher, NullPublisher, utcnow
+from cti.model import CallModel, Publisher, NullPublisher, clean_callerid, utcnow
 from hotline.logging import mask_number
 
 log = logging.getLogger("cti.control")
@@ -425,8 +426,11 @@ class CallControl:
 
         A two-party bridge dissolves when one party leaves it (the other would continue its
         dialplan, i.e. hang up), so both move at once with one dual ``Redirect``: ``channel`` to
-        ``hotline-hold,moh`` and its peer to the park location (``hotline-agent,connect``, which
-        waits up to a minute). ``unhold`` bridges them again."""
+        ``hotline-hold,moh`` and its peer to the park location (``ControlConfig.park_context`` /
+        ``park_exten``: ``hotline-agent,connect`` by default, or ``hotline-hold,park``; both wait
+        in silence for up to an hour, ``Wait(3600)`` in deploy/asterisk/extensions.conf).
+        ``unhold`` bridges them again. Not bridged with exactly one party: only ``channel``
+        moves to the music, and None is returned."""
         ch = self.model.resolve(channel)
         peer: Any = None
         if ch is not None and ch.bridge_id is not None:
@@ -563,6 +567,9 @@ class CallControl:
         ]
 
     async def conference_list(self, room: str) -> list[ConferenceMember]:
+        """The members of ``room`` (``ConfbridgeList``; none if the room does not exist). Each
+        member's ``call_id`` is the call the model has it in (the citizen's call for the agent
+        leg and the guest too); a caller id Asterisk reports as ``<unknown>`` is ""."""
         try:
             items = await self._list("ConfbridgeList", [("Conference", room)])
         except ControlError as e:
@@ -576,14 +583,17 @@ class CallControl:
                 answered = int(f.get("AnsweredTime") or 0)
             except ValueError:
                 answered = 0
+            uid = f.get("Uniqueid") or ""
             out.append(
                 ConferenceMember(
                     conference=f.get("Conference") or room,
                     channel=f.get("Channel") or "",
-                    uniqueid=f.get("Uniqueid") or "",
-                    call_id=f.get("Linkedid") or "",
-                    caller_num=f.get("CallerIDNum") or "",
-                    caller_name=f.get("CallerIDName") or "",
+                    uniqueid=uid,
+                    # the citizen's call, as the model and every domain event name it: an agent
+                    # leg or guest the server originated has a Linkedid of its own
+                    call_id=self.model.call_id_of(uid, f.get("Linkedid") or ""),
+                    caller_num=clean_callerid(f.get("CallerIDNum")),
+                    caller_name=clean_callerid(f.get("CallerIDName")),
                     muted=f.get("Muted") == "Yes",
                     admin=f.get("Admin") == "Yes",
                     marked=f.get("MarkedUser") == "Yes",

@@ -275,8 +275,12 @@ def _state(v: str | None) -> int:
         return 0
 
 
-def _clean(v: str | None) -> str:
+def clean_callerid(v: str | None) -> str:
+    """A caller id field as the model keeps it: Asterisk's ``<unknown>`` (and a missing one) is ""."""
     return "" if v is None or v == "<unknown>" else v
+
+
+_clean = clean_callerid
 
 
 class _Window:
@@ -446,6 +450,15 @@ class CallModel:
                             continue
             out.append(peer)
         return out
+
+    def call_id_of(self, leg_id: str, linkedid: str = "") -> str:
+        """The call a leg belongs to, as every domain event names it: the model's call id of the
+        leg; for a leg the model does not know, ``linkedid`` followed through merged calls (an
+        originated leg's own Linkedid names the call it was merged into)."""
+        ch = self.channels.get(leg_id)
+        if ch is not None:
+            return ch.call_id
+        return self._aliases.get(linkedid, linkedid)
 
     def count_transfer(self, call_id: str, transfer_id: str) -> bool:
         """Count a transfer the server carried out itself on the call's CDR (``CallRecord.transfers``).

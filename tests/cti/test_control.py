@@ -341,6 +341,29 @@ async def test_queue_membership_actions() -> None:
     assert ami.last("QueuePenalty") == {"Interface": "PJSIP/8001", "Penalty": "5", "Queue": "q-general"}
 
 
+async def test_conference_list_names_the_citizens_call_and_no_unknown_caller_id() -> None:
+    """An agent leg or guest the server originated has a Linkedid of its own: the room list names the
+    call the model has it in; Asterisk's "<unknown>" caller id is "" as in the model."""
+    ami, model, bus, control = setup()
+    caller = chan("5.1", "PJSIP/trunk-00000010")
+    guest = dict(chan("5.2", "Local/12319@hotline-outbound-00000001;1", context="hotline-conference", exten="conf-r1"),
+                 CallerIDNum="<unknown>", CallerIDName="<unknown>")
+    model.handle(ev("Newchannel", **caller))
+    model.handle(ev("Newchannel", **guest))
+    model.handle(ev("VarSet", **guest, Variable="HOTLINE_CALL", Value="5.1"))
+
+    def item(c: dict[str, str]) -> Message:
+        return ev("ConfbridgeList", ActionID="1", Conference="r1", Muted="No", Admin="No", MarkedUser="No",
+                  Talking="No", AnsweredTime="3", **c)
+
+    gone = dict(guest, Uniqueid="5.3", Channel="PJSIP/8001-00000011", CallerIDNum="8001", CallerIDName="<unknown>")
+    ami.lists["ConfbridgeList"] = [item(caller), item(guest), item(gone)]
+    members = await control.conference_list("r1")
+    # 5.3 is unknown to the model: its Linkedid (5.2, merged into 5.1) still names the citizen's call
+    assert [(m.uniqueid, m.call_id) for m in members] == [("5.1", "5.1"), ("5.2", "5.1"), ("5.3", "5.1")]
+    assert [(m.caller_num, m.caller_name) for m in members] == [("13800138000", "张三"), ("", ""), ("8001", "")]
+
+
 @needs_traces
 async def test_conference_list_and_rooms_from_capture() -> None:
     ami, model, bus, control = setup()

@@ -263,13 +263,6 @@ async def test_three_way_cancel_and_end_give_the_caller_back(stack: Stack, how: 
     assert rec.call_id == cid
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cti/control.py CallControl.conference_list fills ConferenceMember.call_id with the raw "
-    "ConfbridgeList Linkedid: the agent leg and the guest (originated with HOTLINE_CALL) show their own "
-    "originate Linkedids, not the citizen's call id that the model and every domain event give these legs; "
-    "it should resolve the member through the model (CallModel.channel(uniqueid).call_id)",
-)
 async def test_three_way_room_members_carry_the_call_id(stack: Stack) -> None:
     s = stack
     call, cid, agent, m = await three_way(s, room="id1", num="13800000106")

@@ -412,6 +412,9 @@ def test_server_transfers_count_once_beside_asterisks_own() -> None:
     model.handle(ev("Newchannel", **caller))
     model.handle(ev("Newchannel", **agent))
     model.handle(ev("VarSet", **agent, Variable="HOTLINE_CALL", Value="3.1"))
+    assert model.call_id_of("3.2") == "3.1"
+    assert model.call_id_of("gone", "3.2") == "3.1"  # an unknown leg: its Linkedid through the merge
+    assert model.call_id_of("gone", "9.9") == "9.9"
     assert model.count_transfer("3.1", "xfer-1")
     assert not model.count_transfer("3.1", "xfer-1")  # reported twice: counted once
     assert model.count_transfer("3.2", "blind-1")  # the merged call's id names the same call
