@@ -33,7 +33,9 @@ from ivr.ports import IvrEvent, SessionSummary
 
 log = logging.getLogger("hotline.journal")
 
-_LEG_ROLES = {"caller", "agent", "external", "conference", "local", "other"}
+# The call model's leg roles -> the call_legs table's (caller/agent/external/conference):
+# Local channels, transfer targets, call-back and unknown legs are all "external".
+_LEG_ROLES = {"caller": "caller", "agent": "agent", "conference": "conference"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +50,14 @@ class CallJournal:
         self,
         db: Database,
         *,
+        inbound_contexts: tuple[str, ...] = ("hotline-inbound",),
         batch: int = 500,
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
         self.db = db
+        self.inbound_contexts = inbound_contexts
         self.batch = batch
         self.retry_initial = retry_initial
         self.retry_max = retry_max
@@ -65,6 +69,7 @@ class CallJournal:
         self._task: asyncio.Task[None] | None = None
         self.written = 0
         self.failures = 0
+        self._queue_outcome: dict[str, str] = {}  # call id -> how its last queue wait ended, until its CDR
         self.rejected: list[_Op] = []  # operations the database refused as invalid (kept for inspection)
 
     # -- life cycle ------------------------------------------------------
@@ -102,8 +107,13 @@ class CallJournal:
 
     # -- inputs ----------------------------------------------------------
     def on_call_started(self, event: CallStarted) -> None:
-        """Bus subscriber: open the call's row as soon as it exists."""
-        self._put(_Op("start", event.call_id, event))
+        """Bus subscriber: open a citizen's call row as soon as it arrives.
+
+        Only calls entering through an inbound context: legs the server originates
+        (agents, transfers, call-backs) start as calls of their own and are then
+        merged by the call model into the citizen's call; they get no row here."""
+        if event.context in self.inbound_contexts:
+            self._put(_Op("start", event.call_id, event))
 
     def record(self, event: IvrEvent) -> None:  # IvrRecorder
         self._put(_Op("event", event.call_id, event))
@@ -168,7 +178,7 @@ class CallJournal:
         async with self.db.transaction() as s:
             ids = {op.call_id for op in batch}
             existing = {c.id: c for c in (await s.scalars(select(Call).where(Call.id.in_(ids)))).all()}
-            seen_events: dict[str, set[int]] = {}
+            next_seq: dict[str, int] = {}
             for op in batch:
                 call = existing.get(op.call_id)
                 if call is None:
@@ -183,13 +193,19 @@ class CallJournal:
                     call.started_at = min(call.started_at, ev.at) if call.started_at else ev.at
                 elif op.kind == "event":
                     e: IvrEvent = op.payload
-                    if op.call_id not in seen_events:
-                        rows = await s.scalars(select(IvrEventRow.seq).where(IvrEventRow.call_id == op.call_id))
-                        seen_events[op.call_id] = set(rows.all())
-                    if e.seq in seen_events[op.call_id]:
-                        continue
-                    seen_events[op.call_id].add(e.seq)
-                    s.add(IvrEventRow(call_id=e.call_id, seq=e.seq, node_id=e.node_id[:128], event=e.event[:64], data=_jsonable(e.data), ts=e.ts))
+                    # A call can run several IVR sessions (the post-call survey, a return from a
+                    # failed transfer), each numbering its steps from 1: the path is numbered per call.
+                    if op.call_id not in next_seq:
+                        top = await s.scalar(select(func.max(IvrEventRow.seq)).where(IvrEventRow.call_id == op.call_id))
+                        next_seq[op.call_id] = (top or 0) + 1
+                    seq = next_seq[op.call_id]
+                    next_seq[op.call_id] = seq + 1
+                    s.add(IvrEventRow(call_id=e.call_id, seq=seq, node_id=e.node_id[:128], event=e.event[:64], data=_jsonable(e.data), ts=e.ts))
+                    if e.event == "enqueue" and e.data:
+                        call.queue = call.queue or str(e.data.get("queue") or e.data.get("skill") or "")[:64] or None
+                        self._queue_outcome[op.call_id] = "waiting"
+                    elif e.event == "queue_outcome" and e.data:
+                        self._queue_outcome[op.call_id] = str(e.data.get("outcome") or "")
                 elif op.kind == "summary":
                     sm: SessionSummary = op.payload
                     call.flow_name = sm.flow
@@ -214,7 +230,8 @@ class CallJournal:
         call.ended_at = r.ended_at
         call.hangup_cause = r.hangup_cause
         call.agent = r.agent or call.agent
-        call.disposition = _disposition(r)
+        queue_outcome = self._queue_outcome.pop(call.id, "waiting" if call.queue else None)
+        call.disposition = _disposition(r, queue_outcome)
         known = set((await s.scalars(select(CallLeg.uniqueid).where(CallLeg.uniqueid.in_([leg.leg_id for leg in r.legs])))).all())
         for leg in r.legs:
             if leg.leg_id in known:
@@ -224,7 +241,7 @@ class CallJournal:
                     call_id=call.id,
                     channel=leg.channel[:128],
                     uniqueid=leg.leg_id,
-                    role=leg.role if leg.role in _LEG_ROLES else "other",
+                    role=_LEG_ROLES.get(leg.role, "external"),
                     number=(leg.caller_num or leg.exten or None),
                     started_at=leg.created_at,
                     answered_at=leg.answered_at,
@@ -243,13 +260,19 @@ def _started(op: _Op) -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _disposition(r: CallRecord) -> str:
+def _disposition(r: CallRecord, queue_outcome: str | None = None) -> str:
     if r.lost:
         return "lost"
     if r.transfers:
         return "transferred"
     if r.agent:
         return "answered"
+    if queue_outcome in ("waiting", "hangup"):
+        return "abandoned"  # waited for an agent and left before one answered
+    if queue_outcome == "callback":
+        return "callback"
+    if queue_outcome == "overflow":
+        return "overflow"
     if r.disposition == "ANSWERED":
         return "ivr"
     return r.disposition.lower().replace(" ", "_")

@@ -41,8 +41,9 @@ class IvrCallActions:
     async def transfer(self, request: TransferRequest) -> TransferOutcome:
         caller = request.call.channel
         try:
+            # "__" makes them inheritable: Dial hands them to the leg that reaches the department.
             for name, value in request.variables.items():
-                await self.control.setvar(caller, name, str(value))
+                await self.control.setvar(caller, _inherit(name), str(value))
         except ControlError as exc:
             log.info("transfer of %s: caller gone before the transfer (%s)", request.call.call_id, exc.kind)
             return TransferOutcome.CALLER_HANGUP
@@ -67,7 +68,7 @@ class IvrCallActions:
             ring_timeout=request.timeout,
             call_id=request.call.call_id,
             role="transfer",
-            variables=dict(request.variables),
+            variables={_inherit(k): str(v) for k, v in request.variables.items()},
         )
         if res.outcome != "answered":
             log.info("attended transfer of call %s to %s: %s", request.call.call_id, request.destination, res.outcome)
@@ -82,3 +83,8 @@ class IvrCallActions:
                 pass
             return TransferOutcome.CALLER_HANGUP
         return TransferOutcome.ANSWERED
+
+
+def _inherit(name: str) -> str:
+    """The channel-variable name that Dial passes on to every leg it creates."""
+    return name if name.startswith("__") else "__" + name.lstrip("_")

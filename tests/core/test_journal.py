@@ -45,9 +45,12 @@ async def test_ivr_events_summary_and_cdr_make_one_call(db):
     j = CallJournal(db)
     await j.start()
     j.on_call_started(CallStarted("c1", T0, "PJSIP/trunk-0001", "c1", "13812345678", "张三", "12319", "hotline-inbound", "12319"))
-    for seq, ev in enumerate(["enter", "prompt", "input"]):
+    for seq, ev in enumerate(["enter", "prompt", "input"], 1):
         j.record(IvrEvent("c1", seq, "main.menu", ev, {"digits": "1"}, T0 + dt.timedelta(seconds=seq)))
-    j.record(IvrEvent("c1", 1, "main.menu", "prompt", None, T0))  # a duplicate (retry) is ignored
+    j.record(IvrEvent("c1", 1, "main.q_policy", "enqueue", {"skill": "urban", "priority": 5}, T0))
+    j.record(IvrEvent("c1", 2, "main.q_policy", "queue_outcome", {"outcome": "connected", "agent": "8001"}, T0))
+    # the post-call survey is a second IVR session of the same call, numbering its steps from 1 again
+    j.record(IvrEvent("c1", 1, "survey.rate", "input", {"digits": "5"}, T0 + dt.timedelta(minutes=5)))
     await j.finish(_summary("c1"))
     await j.write(_cdr("c1"))
     await j.flush()
@@ -57,7 +60,9 @@ async def test_ivr_events_summary_and_cdr_make_one_call(db):
         assert (call.survey_score, call.agent, call.disposition, call.queue) == (5, "8001", "answered", "urban")
         assert call.answered_at == T0 + dt.timedelta(seconds=30)
         events = (await s.scalars(select(IvrEventRow).where(IvrEventRow.call_id == "c1").order_by(IvrEventRow.seq))).all()
-        assert [e.event for e in events] == ["enter", "prompt", "input"]
+        assert [e.event for e in events] == ["enter", "prompt", "input", "enqueue", "queue_outcome", "input"]
+        assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
+        assert events[-1].node_id == "survey.rate"
         legs = (await s.scalars(select(CallLeg).where(CallLeg.call_id == "c1"))).all()
         assert sorted(leg.role for leg in legs) == ["agent", "caller"]
     assert await j.recent_calls("13812345678", 3600, T0 + dt.timedelta(minutes=5)) == 1
@@ -128,4 +133,37 @@ async def test_nothing_is_lost_while_the_database_is_away(db):
     async with db.session() as s:
         ids = (await s.scalars(select(Call.id).where(Call.id.like("lost-%")))).all()
     assert len(ids) == 20
+    await j.stop()
+
+
+async def test_server_originated_legs_get_no_row_of_their_own(db):
+    j = CallJournal(db)
+    await j.start()
+    j.on_call_started(CallStarted("agent-leg", T0, "PJSIP/8001-0002", "agent-leg", "8001", "", "", "hotline-agent", "connect"))
+    j.on_call_started(CallStarted("c9", T0, "PJSIP/trunk-0009", "c9", "13812345678", "", "12345", "hotline-inbound", "12345"))
+    await j.flush()
+    async with db.session() as s:
+        assert set((await s.scalars(select(Call.id))).all()) == {"c9"}
+    await j.stop()
+
+
+async def test_queued_caller_who_hangs_up_is_abandoned_and_odd_legs_are_external(db):
+    j = CallJournal(db)
+    await j.start()
+    j.record(IvrEvent("c5", 1, "main.q_general", "enqueue", {"skill": "general", "priority": 5}, T0))
+    j.record(IvrEvent("c5", 2, "main.q_general", "hangup", {"by": "caller"}, T0))
+    base = _cdr("c5")
+    local = dataclasses.replace(_leg("c5-local", "caller", "12333", T0, T0), role="local")
+    await j.write(dataclasses.replace(base, agent="", legs=(base.legs[0], local)))
+    j.record(IvrEvent("c6", 1, "main.q_general", "enqueue", {"skill": "general"}, T0))
+    j.record(IvrEvent("c6", 2, "main.q_general", "queue_outcome", {"outcome": "callback"}, T0))
+    await j.write(dataclasses.replace(_cdr("c6"), agent=""))
+    await j.flush()
+    async with db.session() as s:
+        c5 = await s.get(Call, "c5")
+        assert (c5.queue, c5.disposition) == ("general", "abandoned")
+        roles = sorted((await s.scalars(select(CallLeg.role).where(CallLeg.call_id == "c5"))).all())
+        assert roles == ["caller", "external"]
+        assert (await s.get(Call, "c6")).disposition == "callback"
+    assert not j.rejected
     await j.stop()
