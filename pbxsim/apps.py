@@ -64,7 +64,12 @@ class Apps:
         return 0
 
     async def hangup(self, chan: Channel, data: str) -> int:
-        cause = int(data) if data.strip().isdigit() else 16
+        """Hangup([cause]) as pbx_builtin_hangup: a cause given wins; without one (or an invalid
+        one) the channel keeps the cause it already has (e.g. a failed Dial's), else 16."""
+        text = data.strip()
+        cause = int(text) if text.isdigit() else 0
+        if cause <= 0:
+            cause = chan.hangup_cause if chan.hangup_cause > 0 else 16
         chan.hangup_cause = cause
         chan.hangup_by = chan.hangup_by or "pbx"
         return -1
@@ -233,6 +238,12 @@ class Apps:
         if outcome != "answer":
             if outcome == "busy":
                 pbx.remote_hangup(callee, cause=17, tech_cause=486, destroy=False)
+            elif outcome == "congestion":
+                pbx.remote_hangup(callee, cause=34, tech_cause=503, destroy=False)
+            if outcome in ("busy", "congestion", "hangup"):
+                # app_dial: ast_channel_hangupcause_set(in, ast_channel_hangupcause(c)); a
+                # Hangup() after the Dial keeps it (see hangup)
+                chan.hangup_cause = callee.hangup_cause
             self._dial_end(chan, callee, status)
             if not callee.hungup:
                 if outcome == "noanswer":

@@ -376,13 +376,16 @@ class Pbx:
     # -- hang-up ------------------------------------------------------------------------
     def remote_hangup(self, chan: Channel, cause: int | None = None, by: str = "remote", tech_cause: int | None = None,
                       destroy: bool = True) -> None:
-        """The far end hung up (SIP BYE / CANCEL): HangupRequest, then the channel's app stops."""
+        """The far end hung up (SIP BYE / CANCEL, or the other half of a Local pair):
+        HangupRequest, then the channel's app stops. As ast_queue_hangup_with_cause + ast_read,
+        a cause of 0 is reported but leaves the channel's own cause (e.g. Busy()'s 17) alone."""
         if chan.hungup or chan.soft_hangup:
             return
         extra: Headers = []
         if cause is not None:
             extra.append(("Cause", str(cause)))
-            chan.hangup_cause = cause
+            if cause:
+                chan.hangup_cause = cause
         if tech_cause is not None:
             extra.append(("TechCause", str(tech_cause)))
             chan.tech_cause = tech_cause
@@ -451,6 +454,8 @@ class Pbx:
                 log.exception("hang-up hook failed")
         peer = chan.local_peer
         if peer is not None and not peer.hungup:
+            # ast_unreal_hangup: the other half gets a hang-up with this half's cause (a ;2 that
+            # ends with a failed Dial's 34/17 ends its ;1 with the same cause)
             self.remote_hangup(peer, cause=chan.hangup_cause)
 
     # -- the pbx loop ------------------------------------------------------------------------

@@ -215,19 +215,19 @@ class Originator:
         start = pbx.clock.now()
         while two.state != UP:
             if two.hungup or two.soft_hangup or two.indication:
-                cause = two.indication or two.hangup_cause
-                reason = 5 if cause == 17 else (8 if cause == 34 else 0)
+                # Busy()/Congestion() indicate (Reason 5/8); a ;2 that just hangs up gives Reason 0
+                # whatever its cause (Hangup(21) in the captures), also after a failed Dial
+                reason = {17: 5, 34: 8}.get(two.indication, 0)
                 self.apps._dial_end(None, one, {5: "BUSY", 8: "CONGESTION"}.get(reason, "CANCEL"))
                 if not one.hungup:
-                    one.local_peer = None
+                    # ;2 (still in Busy()/Congestion()) is told with ;1's cause, 0: it keeps its own
                     pbx.destroy(one)
-                if not two.hungup and not two.soft_hangup:
-                    pbx.remote_hangup(two, cause=16)
                 self._response_event(req, False, reason, None, cid)
                 return OriginateResult(False, reason, None)
             left = None if timeout is None else timeout - (pbx.clock.now() - start)
             if left is not None and left <= 0:
                 self._response_event(req, False, 3, None, cid)
+                one.hangup_cause = 19  # no answer; ;2 ends with it too
                 pbx.destroy(one)
                 return OriginateResult(False, 3, None)
             await pbx.wait(one, left if left is None else min(left, 0.05))

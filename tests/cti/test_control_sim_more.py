@@ -599,15 +599,6 @@ async def test_originate_outcomes(stack: Stack, case: str) -> None:
         assert (rec.answered_at is not None) == (outcome == "answered")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pbxsim/apps.py: Apps.dial does not give the dialling channel the cause of a busy/congested "
-    "callee (app_dial does: ast_channel_hangupcause_set(in, hangupcause(c))), the congested trunk leg "
-    "itself ends with cause 0 instead of 34, and Apps.hangup without an argument always sets 16 "
-    "(pbx_builtin_hangup keeps the channel's cause); so the Local pair of a call-back "
-    "(Local/<n>@hotline-outbound) ends with cause 16 instead of 34/17 and the CDR of a call-back "
-    "to a congested or busy trunk says NO ANSWER instead of CONGESTION / BUSY",
-)
 @pytest.mark.parametrize("mode,cause,disposition", [("congestion", 34, "CONGESTION"), ("busy", 17, "BUSY")])
 async def test_callback_through_a_failing_trunk(stack: Stack, mode: str, cause: int, disposition: str) -> None:
     s = stack

@@ -132,7 +132,8 @@ async def test_local_originate_reasons(tmp_path):
     lb = await ami.event("LocalBridge")
     assert lb["LocalOneChannel"].endswith(";1") and lb["LocalTwoChannel"].endswith(";2")
     await ami.event("Newexten", Channel=ev["Channel"].replace(";1", ";2"), Application="Wait", AppData="3")
-    await ami.event("Hangup", Channel=ev["Channel"].replace(";1", ";2"))
+    hangup = await ami.event("Hangup", Channel=ev["Channel"].replace(";1", ";2"))
+    assert hangup["Cause"] == "16"  # Hangup() with no cause set before: normal clearing
     await ami.close()
     await sim.stop()
 

@@ -17,6 +17,8 @@ import pytest
 
 from cti.ami.protocol import Framer
 from pbxsim.callers import CallerScript
+from pbxsim.config import SimConfig
+from pbxsim.sim import PbxSimulator
 
 from .rawami import RawAmi
 
@@ -295,6 +297,40 @@ async def test_originate_busy_sequence(sim, ami):
     await ami.event("OriginateResponse", ActionID=aid)
     await ami.event("Hangup", Uniqueid="orig-busy-0001")
     assert _originate_seq(ami.messages, aid) == theirs
+
+
+def _local_causes(msgs, exten: str) -> dict[tuple[str, str], str]:
+    """Hangup / HangupRequest causes of the two halves of Local/<exten>@rig-fail (";1" / ";2")."""
+    out = {}
+    for m in msgs:
+        ch = m.get("Channel") or ""
+        if m.kind == "Event" and m.name in ("Hangup", "HangupRequest") and ch.startswith(f"Local/{exten}@rig-fail-"):
+            out[(m.name, ch[-2:])] = m.get("Cause")
+    return out
+
+
+async def test_local_pair_hangup_causes(tmp_path):
+    """Cases f-i of originate_async_fail: each half of the Local pair ends with the cause Asterisk gave
+    it (Busy()/Congestion() keep theirs when ;1 hangs up with 0; Hangup(21) and a ring timeout's 19
+    reach the other half)."""
+    from .test_agi_more import RIG
+    msgs = _load(CORPUS / "originate_async_fail" / "received.ami")
+    dp = tmp_path / "extensions.conf"
+    dp.write_text(RIG)
+    s = PbxSimulator(SimConfig(port=0, speed=50, dialplan_path=dp))
+    await s.start()
+    ami = await RawAmi.connect(s.ami_port)
+    try:
+        await ami.login()
+        for n, exten in enumerate(("busy", "congestion", "reject", "ringforever"), 1):
+            aid = ami.send("Originate", {"Channel": f"Local/{exten}@rig-fail", "Application": "Wait", "Data": "1",
+                                         "Timeout": "4000", "Async": "true"})
+            await ami.event("OriginateResponse", ActionID=aid)
+            await ami.wait_for(lambda m, n=n: len(ami.events("Hangup")) >= 2 * n)  # both halves gone
+            assert _local_causes(ami.messages, exten) == _local_causes(msgs, exten), exten
+    finally:
+        await ami.close()
+        await s.stop()
 
 
 async def test_originate_answered_sequence(sim, ami):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pbxsim.callers import CallerScript
 from pbxsim.config import TrunkBehaviour
 
@@ -41,3 +43,21 @@ async def test_a_failed_call_back_leg_is_not_sent_into_the_ivr(sim, ami):
     resp = await ami.event("OriginateResponse")
     assert resp["Response"] == "Failure"
     assert not [m for m in ami.events("Newexten") if m.get("Context") == "hotline-ivr"]
+
+
+@pytest.mark.parametrize("mode,cause", [("busy", "17"), ("congestion", "34")])
+async def test_a_failed_call_back_ends_with_the_trunks_cause(sim, ami, mode, cause):
+    """Dial gives the dialling ;2 the failed trunk leg's cause (app_dial), the dialplan's Hangup()
+    keeps it (pbx_builtin_hangup) and the Local pair hands it to ;1 (ast_unreal_hangup)."""
+    sim.config.trunk_numbers["13900000002"] = TrunkBehaviour(mode=mode)
+    aid = ami.send("Originate", {"Channel": "Local/13900000002@hotline-outbound", "Context": "hotline-hold",
+                                 "Exten": "moh", "Priority": "1", "Async": "true", "Timeout": "5000",
+                                 "Variable": "HOTLINE_ROLE=callback"})
+    resp = await ami.event("OriginateResponse", ActionID=aid)
+    assert (resp["Response"], resp["Reason"]) == ("Failure", "0")  # a ;2 that hangs up: Reason 0, as Hangup(21)
+    await ami.wait_for(lambda m: len(ami.events("Hangup")) >= 3)
+    hangups = {m["Channel"].rsplit("-", 1)[0] if m["Channel"].startswith("PJSIP/") else m["Channel"][-2:]:
+               m["Cause"] for m in ami.events("Hangup")}
+    assert hangups == {"PJSIP/trunk": cause, ";2": cause, ";1": cause}
+    (dial_end,) = [m for m in ami.events("DialEnd") if m.get("DestChannel", "").startswith("PJSIP/trunk-")]
+    assert dial_end["DialStatus"] == mode.upper()
