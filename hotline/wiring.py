@@ -37,6 +37,7 @@ class IvrCallActions:
         self.control = control
         self.park_context = park_context
         self.park_exten = park_exten
+        self._seq = 0
 
     async def transfer(self, request: TransferRequest) -> TransferOutcome:
         caller = request.call.channel
@@ -58,6 +59,7 @@ class IvrCallActions:
             log.warning("blind transfer of call %s to %s failed: %s", request.call.call_id, request.destination, exc)
             return TransferOutcome.CALLER_HANGUP if self.control.model.channel_by_name(request.call.channel) is None else TransferOutcome.FAILED
         log.info("call %s from %s sent to %s (%s)", request.call.call_id, mask_number(request.call.caller), request.destination, request.kind)
+        self._count(request)
         return TransferOutcome.ANSWERED
 
     async def _attended(self, request: TransferRequest) -> TransferOutcome:
@@ -82,7 +84,13 @@ class IvrCallActions:
             except ControlError:
                 pass
             return TransferOutcome.CALLER_HANGUP
+        self._count(request)
         return TransferOutcome.ANSWERED
+
+    def _count(self, request: TransferRequest) -> None:
+        """The server moved the caller itself (no AMI transfer event): count it on the CDR."""
+        self._seq += 1
+        self.control.model.count_transfer(request.call.call_id, f"ivr-{request.kind}-{self._seq}")
 
 
 def _inherit(name: str) -> str:
