@@ -15,7 +15,19 @@ Facts from the Asterisk 22 captures this module relies on (../shared/asterisk):
 * after ``AsyncAGIEnd`` Asterisk still *accepts* ``Action: AGI`` for a live
   channel and never runs it, so a session refuses commands once it has ended;
 * the same channel can enter AsyncAGI again (a second ``AsyncAGIStart``): that
-  is a new session.
+  is a new session;
+* ``Action: Bridge`` takes a channel out of AsyncAGI with ``BridgeEnter`` and
+  *no* ``AsyncAGIEnd`` (live Asterisk 22.10.1); when the bridge ends the
+  dialplan continues after ``AGI()``, still without ``AsyncAGIEnd``. So a
+  ``BridgeEnter`` of a session's channel ends the session ("left AGI
+  (bridged)") exactly like ``AsyncAGIEnd`` (unless the session's own ``EXEC``
+  is running: an application run from AGI may bridge and come back);
+* events sent while the AMI link is down are lost. After every login the
+  manager lists the channels (``CoreShowChannels``) and *adopts* each one that
+  is in ``AGI(agi:async)`` without a session driving it (its ``AsyncAGIStart``
+  was missed, or its session's handler ended on the link loss): a new session
+  with ``resumed = True`` and an environment built from the snapshot goes to
+  the same ``on_session`` handlers.
 """
 
 from __future__ import annotations
@@ -171,7 +183,16 @@ class AgiSession:
         self.env = env
         self.seq = seq  # 1 for the channel's first session, 2 after re-entering AGI, ...
         self.ended_reason: str | None = None
+        # True for a session adopted after a (re)login: the channel was already in AsyncAGI and
+        # its AsyncAGIStart was missed or the handler driving it ended on the link loss
+        self.resumed = False
+        self._link_lost = False  # alive when the AMI link dropped
+        # a HangupRequest/SoftHangupRequest was seen for the channel: a result=-1 is the caller
+        # (or the PBX) hanging up, not e.g. a prompt Asterisk could not find
+        self.hangup_requested = False
+        self._handled = False  # on_session handlers were started for it
         self._pending: dict[str, asyncio.Future[str]] = {}
+        self._verbs: dict[str, str] = {}  # CommandID -> verb of the pending command
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def __repr__(self) -> str:
@@ -200,6 +221,7 @@ class AgiSession:
         cid = mgr._next_command_id()
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._pending[cid] = fut
+        self._verbs[cid] = _verb(cmd).upper()
         mgr._commands[cid] = self
         try:
             async with asyncio.timeout(t):
@@ -217,6 +239,7 @@ class AgiSession:
             raise AgiTimeout(f"AGI {_verb(cmd)} on {self.channel}: no result within {t:g}s") from None
         finally:
             self._pending.pop(cid, None)
+            self._verbs.pop(cid, None)
             mgr._commands.pop(cid, None)
         res = parse_result(raw)
         if not res.ok:
@@ -303,6 +326,15 @@ class AgiSession:
                 fut.set_exception(type(exc)(*exc.args))  # one instance per waiter
                 fut.exception()  # the waiter may already be gone (its AMI action failed first)
 
+    @property
+    def _running_exec(self) -> bool:
+        return any(v == "EXEC" for cid, v in self._verbs.items() if cid in self._pending)
+
+    @property
+    def _driven(self) -> bool:
+        """A handler task is still running for this session."""
+        return any(not t.done() for t in self._tasks)
+
     def _cancel_tasks(self) -> None:
         for t in list(self._tasks):
             t.cancel()
@@ -324,14 +356,20 @@ class AgiManager:
         self._cmd_prefix = f"agi{secrets.token_hex(3)}"
         self._tasks: set[asyncio.Task[Any]] = set()
         self.session_errors = 0
+        self._closed = False
+        self._gone: set[str] = set()  # channels hung up since the last scan began
         self._unsubscribe = client.subscribe(
-            self._on_event, "AsyncAGIStart", "AsyncAGIExec", "AsyncAGIEnd", "Hangup"
+            self._on_event, "AsyncAGIStart", "AsyncAGIExec", "AsyncAGIEnd", "BridgeEnter", "Hangup",
+            "HangupRequest", "SoftHangupRequest",
         )
+        self._adopt_lock = asyncio.Lock()
+        self.adopted = 0  # sessions adopted after a (re)login
         self._remove_disc = client.on_disconnect(self._on_disconnect)
         self._remove_conn = client.on_connect(self._resync) if resync_on_connect else None
 
     def close(self) -> None:
         """Unsubscribe; end every session and cancel its tasks."""
+        self._closed = True
         self._unsubscribe()
         self._remove_disc()
         if self._remove_conn is not None:
@@ -361,6 +399,10 @@ class AgiManager:
     def tasks(self) -> set[asyncio.Task[Any]]:
         return set(self._tasks)
 
+    @property
+    def _link_up(self) -> bool:
+        return bool(getattr(self.client, "connected", True))
+
     def _next_command_id(self) -> str:
         return f"{self._cmd_prefix}-{next(self._cmd_ids)}"
 
@@ -382,13 +424,25 @@ class AgiManager:
             sess = self._sessions.get(ch)
             if sess is not None:
                 sess._end("AsyncAGIEnd")
+        elif name == "BridgeEnter":
+            # Action: Bridge pulls the channel out of AsyncAGI with no AsyncAGIEnd (live Asterisk 22)
+            ch = msg.get("Channel") or ""
+            sess = self._sessions.get(ch)
+            if sess is not None and sess.active and not sess._running_exec:
+                sess._end("left AGI (bridged)")
         elif name == "Hangup":
             ch = msg.get("Channel") or ""
             self._hangup(ch, "hangup")
+        elif name in ("HangupRequest", "SoftHangupRequest"):
+            sess = self._sessions.get(msg.get("Channel") or "")
+            if sess is not None:
+                sess.hangup_requested = True
 
-    def _start(self, msg: Message) -> None:
-        env = parse_env(msg.get("Env") or "")
+    def _start(self, msg: Message, env: dict[str, str] | None = None, resumed: bool = False) -> None:
+        if env is None:
+            env = parse_env(msg.get("Env") or "")
         ch = msg.get("Channel") or env.get("agi_channel", "")
+        self._suspect.pop(ch, None)
         old = self._sessions.get(ch)
         if old is not None:
             old._end("restarted")
@@ -397,8 +451,10 @@ class AgiManager:
         seq = self._seq.get(ch, 0) + 1
         self._seq[ch] = seq
         sess = AgiSession(self, msg, env, seq)
+        sess.resumed = resumed
         self._sessions[ch] = sess
-        log.info("AsyncAGI session on %s from %s (#%d)", ch, mask_number(sess.caller_number), seq)
+        log.info("AsyncAGI session on %s from %s (#%d%s)", ch, mask_number(sess.caller_number), seq,
+                 ", adopted after a reconnect" if resumed else "")
         for fn in list(self._handlers):
             self._spawn(sess, fn)
 
@@ -419,9 +475,25 @@ class AgiManager:
                 log.exception("AsyncAGI session handler %s failed on %s", name, sess.channel)
 
         t = asyncio.get_running_loop().create_task(run(), name=f"agi:{sess.channel}#{sess.seq}")
+        sess._handled = True
         sess._tasks.add(t)
         self._tasks.add(t)
         t.add_done_callback(sess._tasks.discard)
+        t.add_done_callback(self._tasks.discard)
+        t.add_done_callback(lambda _t: self._handler_done(sess))
+
+    def _handler_done(self, sess: AgiSession) -> None:
+        """A handler ended: if the link loss ended it while the channel is still in AGI, adopt again.
+
+        The login's scan may have run while this handler was still finishing; then it left the
+        channel alone (it was driven) and this is the moment to look again.
+        """
+        if not (sess._link_lost and sess.active and not sess._driven and self._link_up):
+            return
+        if self._sessions.get(sess.channel) is not sess or self._closed:
+            return
+        t = asyncio.get_running_loop().create_task(self._adopt(), name=f"agi-adopt:{sess.channel}")
+        self._tasks.add(t)
         t.add_done_callback(self._tasks.discard)
 
     def _on_disconnect(self, exc: BaseException | None) -> None:
@@ -429,21 +501,53 @@ class AgiManager:
         err = AmiNotConnected("AMI link lost while the AGI command was pending")
         for ch, sess in self._sessions.items():
             sess._fail_pending(err)
+            sess._link_lost = True
             self._suspect[ch] = sess
 
     async def _resync(self) -> None:
-        """After a reconnect: end sessions whose channel disappeared while the link was down.
+        """After every login: reconcile the sessions with the PBX's channels, then adopt orphans.
 
-        Only sessions that existed when the link dropped are checked; a session
-        that started after the new login is known to be alive.
+        Sessions that existed when the link dropped are checked: ended if their channel is
+        gone or no longer in AGI(). Then every channel in ``AGI(agi:async)`` that no handler
+        drives gets a new session (see :meth:`_adopt`).
         """
-        if not self._suspect:
-            return
-        try:
-            items = await self.client.list_action("CoreShowChannels")
-        except AmiError as exc:
-            log.warning("AsyncAGI resync failed: %s", exc)
-            return  # still suspect: checked again after the next login
+        await self._adopt()
+
+    async def _adopt(self) -> None:
+        async with self._adopt_lock:
+            self._gone = set()
+            try:
+                items = await self.client.list_action("CoreShowChannels")
+            except AmiError as exc:
+                log.warning("AsyncAGI resync failed: %s", exc)
+                return  # still suspect: checked again after the next login
+            self._reconcile(items)
+            for m in items:
+                if self._closed or not self._link_up:
+                    return
+                if not _in_async_agi(m) or m.get("BridgeId"):
+                    continue  # (a bridged channel is not driven over AGI even if AGI() is its app)
+                ch = m.get("Channel") or ""
+                if not ch:
+                    continue
+                cur = self._sessions.get(ch)
+                if cur is not None and cur.active and not (cur._link_lost and cur._handled and not cur._driven):
+                    continue  # driven by a live session (or one nobody handles)
+                env = self._snapshot_env(m)
+                dnis = await self._getvar(ch, "HOTLINE_DNIS")
+                if dnis:
+                    env["agi_dnid"] = dnis
+                now = self._sessions.get(ch)
+                if now is not cur:
+                    continue  # an AsyncAGIStart (or a hang-up) came meanwhile: that one counts
+                if now is None and ch in self._gone:
+                    continue
+                if cur is not None:
+                    cur._end("superseded after a reconnect")
+                self.adopted += 1
+                self._start(_FakeStart(ch, env["agi_uniqueid"], env["agi_linkedid"]), env, resumed=True)
+
+    def _reconcile(self, items: list[Message]) -> None:
         apps = {m.get("Channel"): m.get("Application") for m in items}
         suspects, self._suspect = self._suspect, {}
         for ch, sess in suspects.items():
@@ -455,8 +559,40 @@ class AgiManager:
                 # alive but no longer in AGI(): Asterisk would accept commands and never run them
                 sess._end("left AsyncAGI while the AMI link was down")
 
+    @staticmethod
+    def _snapshot_env(m: Message) -> dict[str, str]:
+        """The AGI environment the engine needs, from a ``CoreShowChannel`` item."""
+        def val(key: str, unknown: str = "unknown") -> str:
+            v = m.get(key) or ""
+            return unknown if v in ("", "<unknown>") else v
+
+        env = {
+            "agi_request": "async",
+            "agi_channel": m.get("Channel") or "",
+            "agi_uniqueid": m.get("Uniqueid") or "",
+            "agi_callerid": val("CallerIDNum"),
+            "agi_calleridname": val("CallerIDName"),
+            "agi_dnid": "unknown",
+            "agi_context": m.get("Context") or "",
+            "agi_extension": m.get("Exten") or "",
+            "agi_priority": m.get("Priority") or "",
+            "agi_language": m.get("Language") or "",
+            "agi_accountcode": m.get("AccountCode") or "",
+            "agi_linkedid": m.get("Linkedid") or "",
+        }
+        return env
+
+    async def _getvar(self, ch: str, name: str) -> str:
+        try:
+            r = await self.client.action("Getvar", {"Channel": ch, "Variable": name}, timeout=5)
+        except (AmiError, TimeoutError):
+            return ""
+        v = r.get("Value") or ""
+        return "" if v == "(null)" else v
+
     def _hangup(self, ch: str, reason: str) -> None:
         self._suspect.pop(ch, None)
+        self._gone.add(ch)
         sessions = self._earlier.pop(ch, [])
         sess = self._sessions.pop(ch, None)
         if sess is not None:
@@ -465,3 +601,23 @@ class AgiManager:
         for s in sessions:
             s._end(reason)
             s._cancel_tasks()
+
+
+def _in_async_agi(m: Message) -> bool:
+    """A ``CoreShowChannel`` item of a channel running ``AGI(agi:async...)``."""
+    if (m.get("Application") or "") != "AGI":
+        return False
+    data = m.get("ApplicationData") or m.get("Data") or ""
+    return data.strip().lower().startswith("agi:async")
+
+
+class _FakeStart:
+    """What :meth:`AgiManager._start` reads from an ``AsyncAGIStart``, for an adopted channel."""
+
+    name = "AsyncAGIStart"
+
+    def __init__(self, channel: str, uniqueid: str, linkedid: str) -> None:
+        self._h = {"Channel": channel, "Uniqueid": uniqueid, "Linkedid": linkedid}
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self._h.get(key, default)

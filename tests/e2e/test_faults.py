@@ -178,10 +178,6 @@ async def test_ami_link_cut_while_caller_in_the_ivr_caller_still_served(e2e: E2E
     assert any(SEAT.match(b) for b in out.bridged_with), f"caller never served: {out.agi_commands}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cti/agi.py AgiManager: a caller whose AsyncAGIStart was sent while the AMI link was down is never "
-    "picked up after the reconnect (only channels that left AGI are reconciled): the caller sits in "
-    "AGI(agi:async) in silence and is never served"))
 async def test_call_arriving_while_ami_link_down_is_served_after_reconnect(e2e: E2E) -> None:
     env = e2e
     for s in list(env.sim.server.sessions):
