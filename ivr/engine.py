@@ -19,6 +19,15 @@ Node -> AGI:
   channel variables (``HOTLINE_CALL``, ``HOTLINE_IVR_PATH``, ``HOTLINE_SUMMARY``);
 - survey -> ``GET DATA`` 1-5, kept on the session summary.
 
+A session the CTI adopted after an AMI reconnect (``agi.resumed``: the caller
+was still in AsyncAGI) does not replay the welcome: a caller the router marked
+waiting (``HOTLINE_QUEUE_STATE``) goes straight back to its queue node and
+keeps its place; one whose session this engine lost to the link loss goes on
+at the interrupted node; otherwise the flow restarts at its entry after the
+``resume_apology`` prompt. ``STREAM FILE`` answered ``result=-1 endpos=0``
+with no hang-up requested is a prompt missing on the PBX (logged once, outcome
+``error``), not the caller hanging up.
+
 Every step goes to the :class:`~ivr.ports.IvrRecorder`. A hang-up at any
 point ends the session cleanly and the summary keeps what was collected.
 A session keeps the :class:`~ivr.bundle.FlowBundle` it started with, so a
@@ -122,6 +131,14 @@ class _Jump:
     node: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Interrupted:
+    flow: str
+    node: str
+    vars: dict[str, Any]
+    path: tuple[str, ...]
+
+
 class _Done(Exception):
     def __init__(self, outcome: str) -> None:
         self.outcome = outcome
@@ -149,6 +166,15 @@ class IvrEngine:
         self.history = history or NoHistory()
         self.speech = speech or (lambda call: None)
         self.config = config or EngineConfig()
+        # (call id, channel) -> where a session stood when the AMI link loss ended it; a session
+        # adopted after the reconnect on that channel goes on from there
+        self.interrupted: dict[tuple[str, str], _Interrupted] = {}
+
+    def _remember(self, key: tuple[str, str], at: "_Interrupted") -> None:
+        self.interrupted.pop(key, None)
+        self.interrupted[key] = at
+        while len(self.interrupted) > 10000:
+            self.interrupted.pop(next(iter(self.interrupted)))
 
     async def handle(self, agi: AgiChannel) -> SessionSummary:
         return await FlowSession(self, agi, self.registry.current).run()
@@ -222,11 +248,21 @@ class FlowSession:
             self.speech = self.e.speech(self.call_info())
             log.info("call %s from %s to %s enters %s v%s", self.call_id, mask_number(self.caller), self.dnis,
                      flow_name, self.flow.version)
-            await self._loop(node or self.flow.flow.start)
-        except AgiHangup:
-            if self.outcome == "completed":
-                self.outcome = "caller_hangup"
-            self._event("hangup", {"by": "caller"})
+            start = node or self.flow.flow.start
+            if getattr(self.agi, "resumed", False):
+                start = await self._resume(start)
+            await self._loop(start)
+        except AgiHangup as exc:
+            missing = getattr(exc, "missing_prompt", None)
+            if missing is not None:
+                # not the caller: the PBX could not play a prompt and ends the call (deployment error)
+                if self.outcome == "completed":
+                    self.outcome = "error"
+                self._event("error", {"error": "prompt_missing", "prompt": missing})
+            else:
+                if self.outcome == "completed":
+                    self.outcome = "caller_hangup"
+                self._event("hangup", {"by": "caller"})
         except _Done as d:
             self.outcome = d.outcome
         except asyncio.CancelledError:
@@ -243,6 +279,9 @@ class FlowSession:
             # The AMI link went away under the session (server stopping, Asterisk restarting): the
             # call itself is accounted for by the call model's resync; one line, no traceback.
             self.outcome = "link_lost"
+            if getattr(self, "flow", None) is not None and self.node_id:
+                self.e._remember((self.call_id, self.agi.channel), _Interrupted(
+                    self.flow.name, self.node_id.split(".", 1)[1], dict(self.vars), tuple(self.path)))
             log.warning("IVR session %s interrupted at %s: %s", self.call_id, self.node_id, exc)
             self._event("error", {"error": "AmiNotConnected", "message": str(exc)[:200]})
         except Exception as exc:
@@ -320,11 +359,87 @@ class FlowSession:
         return await self.agi.command(cmd, self.timeout)
 
     async def _stream(self, pid: str, escape: str = "") -> str | None:
-        r = await self._cmd(f"STREAM FILE {agi_quote(self._prompt(pid))} {agi_quote(escape, always=True)}")
+        name = self._prompt(pid)
+        r = await self._cmd(f"STREAM FILE {agi_quote(name)} {agi_quote(escape, always=True)}")
         v = r.value
         if v is not None and v < 0:
+            if r.endpos == 0 and getattr(self.agi, "hangup_requested", True) is False:
+                # Asterisk answers a file it cannot open with "200 result=-1 endpos=0", ends the AGI
+                # (AGISTATUS=FAILURE) and the dialplan hangs up: the caller did not hang up
+                log.error("call %s: prompt %r (%s) could not be played on %s: the sound file is missing on the "
+                          "PBX (deployment error); the PBX ends the call", self.call_id, pid, name, self.agi.channel)
+                exc = AgiHangup(f"{self.agi.channel}: prompt {name} could not be played", r)
+                exc.missing_prompt = pid  # type: ignore[attr-defined]
+                raise exc
             raise AgiHangup(f"{self.agi.channel}: hang-up during STREAM FILE", r)
         return chr(v) if v else None
+
+    # ------------------------------------------------------------------ resuming after a reconnect
+    async def _resume(self, start: str) -> str:
+        """Where a session adopted after an AMI reconnect goes on (the caller is still in AGI).
+
+        * the router's mark ``HOTLINE_QUEUE_STATE`` = ``waiting|<queue>|<lane>|<enqueued_at>`` is
+          on the channel: straight back to waiting at the flow's queue node for that queue
+          (the router's enqueue with the same call id returns the caller's existing place);
+        * otherwise, if this server's session on the channel was ended by the link loss, the
+          flow goes on at the node that was interrupted (its prompt plays again), with the
+          variables collected so far;
+        * otherwise (e.g. the server restarted) the flow restarts at its entry, after the
+          ``resume_apology`` prompt when the catalogue has one.
+        """
+        before = self.e.interrupted.pop((self.call_id, self.agi.channel), None)
+        try:
+            r = await self._cmd("GET VARIABLE HOTLINE_QUEUE_STATE")
+            mark = r.data if r.result == "1" else None
+        except AgiHangup:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an AGI error here only loses the shortcut
+            log.warning("call %s: could not read the queue mark after a reconnect: %s", self.call_id, exc)
+            mark = None
+        parts = (mark or "").split("|")
+        if len(parts) == 4 and parts[0] == "waiting":
+            found = self._queue_node_for(parts[1])
+            if found is not None:
+                flow, node = found
+                self.flow = self.bundle.flows[flow]
+                log.info("call %s resumed after an AMI reconnect: back to waiting in queue %s (%s.%s)",
+                         self.call_id, parts[1], flow, node)
+                self._event("resume", {"queue": parts[1], "at": f"{flow}.{node}"})
+                return node
+        if before is not None and before.flow in self.bundle.flows \
+                and before.node in self.bundle.flows[before.flow].flow.nodes:
+            self.flow = self.bundle.flows[before.flow]
+            self.vars.update(before.vars)
+            self.path.extend(before.path[:-1])  # the interrupted node is entered again
+            log.info("call %s resumed after an AMI reconnect at %s.%s", self.call_id, before.flow, before.node)
+            self._event("resume", {"at": f"{before.flow}.{before.node}"})
+            return before.node
+        log.info("call %s resumed after an AMI reconnect: the flow %s starts again", self.call_id, self.flow.name)
+        self._event("resume", {"restart": True})
+        if "resume_apology" in self.bundle.catalog.prompts.names:
+            await self._stream("resume_apology")
+        return start
+
+    def _queue_node_for(self, queue_id: str) -> tuple[str, str] | None:
+        """The first queue node serving ``queue_id``: in the current flow first, then any flow."""
+        queue_for = getattr(self.e.queue, "queue_for", None)
+
+        def serves(node: QueueNode) -> bool:
+            if node.skill == queue_id:
+                return True
+            if callable(queue_for):
+                try:
+                    return queue_for(node.skill) == queue_id
+                except Exception:  # noqa: BLE001 - a skill no queue serves
+                    return False
+            return False
+
+        flows = [self.flow] + [f for f in self.bundle.flows.values() if f is not self.flow]
+        for f in flows:
+            for name, node in f.flow.nodes.items():
+                if isinstance(node, QueueNode) and serves(node):
+                    return f.name, name
+        return None
 
     async def _get_data(self, pid: str, timeout: float, max_digits: int) -> str:
         r = await self._cmd(f"GET DATA {agi_quote(self._prompt(pid))} {int(timeout * 1000)} {max_digits}")
