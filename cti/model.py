@@ -97,6 +97,8 @@ UP = 6
 TRACKED_VARS = frozenset(
     {"HOTLINE_DNIS", "HOTLINE_CALL", "HOTLINE_ROLE", "HOTLINE_AFTER", "MIXMONITOR_FILENAME", "CONF_ID"}
 )
+# What ``Status`` (``Variables: ...``) reports for a variable that is not set: treated as unset.
+UNSET_VALUES = frozenset({"", "(null)"})
 
 _BUSY_CAUSES = frozenset({17})
 _CONGESTION_CAUSES = frozenset({34, 38, 41, 42, 44})
@@ -1326,7 +1328,11 @@ class CallModel:
     def apply_variables(self, items: Iterable[Any]) -> int:
         """Apply the tracked variables of ``Status`` items (``Variables: HOTLINE_CALL,...``):
         after a resync adopted channels whose VarSet events were missed, this moves an
-        originated leg into the call it serves. Returns how many calls were merged."""
+        originated leg into the call it serves. Returns how many calls were merged.
+
+        Asterisk reports a variable that is not set on the channel as ``NAME=(null)``; that
+        value, like an empty one, means "unset" and is not stored (a leg never gets the role
+        "(null)", nor is it merged into a call named "(null)")."""
         now = self._clock()
         before = self.stats.calls_merged
         for it in items:
@@ -1338,6 +1344,8 @@ class CallModel:
             for kv in values:
                 var, sep, value = kv.partition("=")
                 var = var.strip().lstrip("_")
+                if value in UNSET_VALUES:
+                    continue
                 if sep and var in TRACKED_VARS and (ch.vars or {}).get(var) != value:
                     self._set_var(ch, var, value, now)
         return self.stats.calls_merged - before
