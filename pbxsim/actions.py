@@ -484,7 +484,14 @@ class ActionHandler:
         self.pbx.spawn(self._play_dtmf(c, digit[0], dur))
 
     async def _play_dtmf(self, c: Channel, digit: str, dur: int) -> None:
-        await self.pbx.send_dtmf(c, digit, dur, direction="Sent")
+        peer = c.local_peer
+        if peer is not None and not peer.hungup:
+            # a Local pair passes the digit through: live Asterisk 22 reports it Sent on this half and
+            # Received on the other (DTMFBegin/DTMFEnd), where GET DATA / WAIT FOR DIGIT take it
+            await asyncio.gather(self.pbx.send_dtmf(c, digit, dur, direction="Sent"),
+                                 self.pbx.send_dtmf(peer, digit, dur, direction="Received"))
+        else:
+            await self.pbx.send_dtmf(c, digit, dur, direction="Sent")
         # the digit reaches whoever shares the bridge
         for other in self.pbx.bridge_peers(c):
             self.pbx.deliver_digit(other, digit)

@@ -7,7 +7,13 @@
   ``AsyncAGIExec`` with ``Result`` percent-encoded and ``CommandId`` = the
   client's CommandID;
 * a hang-up, Redirect or Bridge ends the running command with ``result=-1``,
-  then ``AsyncAGIEnd`` and ``AGISTATUS``; queued commands vanish.
+  then ``AsyncAGIEnd`` and ``AGISTATUS``; queued commands vanish. Except for
+  ``Action: Bridge``: live Asterisk 22.10.1 sends ``BridgeEnter`` and *no*
+  ``AsyncAGIEnd``, and none either when the bridge ends and the dialplan goes
+  on after ``AGI()``;
+* ``STREAM FILE`` of a file that does not exist (with a ``sounds_dir``
+  configured): ``200 result=-1 endpos=0``, ``AGIExecEnd`` ``Result: Failure``,
+  then ``AsyncAGIEnd``, ``AGISTATUS=FAILURE``, and the dialplan hangs up.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import asyncio
 import random
 from collections import deque
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Awaitable, Callable
 from urllib.parse import quote
@@ -28,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine import Pbx
 
 _SAFE = "-_.!~*'()"
+_FOUND: set[str] = set()  # sound files seen to exist (a missing one is looked for again each time)
 
 
 def agi_encode(text: str) -> str:
@@ -138,8 +146,11 @@ class AgiSession:
             if chan.soft_hangup:
                 ended_by = "hangup"
                 break
-            if chan.pending_goto is not None or chan.pending_bridge is not None:
+            if chan.pending_goto is not None:
                 ended_by = "redirect"
+                break
+            if chan.pending_bridge is not None:
+                ended_by = "bridge"
                 break
             if not self.queue:
                 self.idle = True
@@ -155,8 +166,10 @@ class AgiSession:
                 break
         self.active = False
         self.queue.clear()
-        pbx.chan_event("AsyncAGIEnd", P_AGI, chan)
-        status = "SUCCESS" if ended_by == "break" else "HANGUP"
+        if ended_by != "bridge":
+            # Action Bridge takes the channel out of AsyncAGI without AsyncAGIEnd (live Asterisk 22)
+            pbx.chan_event("AsyncAGIEnd", P_AGI, chan)
+        status = {"break": "SUCCESS", "failure": "FAILURE"}.get(ended_by or "", "HANGUP")
         self.status = status
         pbx.set_var(chan, "AGISTATUS", status)
         if ended_by == "break":
@@ -168,7 +181,7 @@ class AgiSession:
                 chan.priority = self.next_priority - 1
         if chan.call is not None and not chan.hungup:
             chan.call.enter("dialplan", pbx.clock.now())
-        return -1 if ended_by == "hangup" else 0
+        return -1 if ended_by in ("hangup", "failure") else 0
 
     async def execute(self, qc: QueuedCommand) -> AgiResult:
         pbx, chan = self.pbx, self.chan
@@ -355,8 +368,29 @@ class AgiSession:
                 return "redirect", "", pos
             # "agi": another command queued; keep playing
 
+    def _sound_missing(self, name: str) -> bool:
+        """With a sounds_dir configured: no file for ``name`` (absolute, or relative to sounds_dir)."""
+        base = self.pbx.config.sounds_dir
+        if base is None or not name:
+            return False
+        path = Path(name) if name.startswith("/") else Path(base) / name
+        key = str(path)
+        if key in _FOUND:
+            return False
+        found = path.is_file() or (path.parent.is_dir() and any(path.parent.glob(glob_escape(path.name) + ".*")))
+        if found:
+            if len(_FOUND) > 4096:
+                _FOUND.clear()
+            _FOUND.add(key)
+        return not found
+
     async def stream_file(self, name: str, escape: str, offset: int) -> AgiResult:
         pbx, chan = self.pbx, self.chan
+        if self._sound_missing(name):
+            # as Asterisk 22: "200 result=-1 endpos=0", AGIExecEnd Result Failure, then the AGI ends
+            # (AsyncAGIEnd, AGISTATUS=FAILURE) and the dialplan hangs up
+            pbx.set_var(chan, "PLAYBACKSTATUS", "FAILED")
+            return AgiResult("200 result=-1 endpos=0", code=-1, end="failure")
         if escape:
             self._press_keys_later()
         outcome, digit, pos = await self._play(name, escape, offset)

@@ -5,11 +5,21 @@ bridge created by ``ConfBridge`` and named after the room; a hidden announcer
 channel is counted in ``BridgeNumChannels`` but never announced; ConfbridgeStart
 follows the first BridgeEnter, ConfbridgeJoin follows each BridgeEnter;
 ConfbridgeEnd precedes BridgeDestroy. A kicked user continues its dialplan.
+
+User profiles come from ``confbridge.conf`` beside the dialplan. With
+``music_on_hold_when_empty = yes`` (the shipped ``hotline_user``) a member alone
+in the conference hears music on hold, as live Asterisk 22 reports it:
+``MusicOnHoldStart`` (``Class`` = the profile's ``music_on_hold_class``,
+``default``) after the lone member's ``ConfbridgeJoin`` or after the others
+left, ``MusicOnHoldStop`` when a second member comes or the lone one leaves.
 """
 
 from __future__ import annotations
 
+import configparser
+import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .channels import Bridge, Channel, WakeReason
@@ -20,6 +30,35 @@ from .server import AmiSession, Request
 if TYPE_CHECKING:  # pragma: no cover
     from .sim import PbxSimulator
 
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    moh_when_empty: bool = False
+    moh_class: str = "default"
+
+
+def load_user_profiles(path: Path) -> dict[str, UserProfile]:
+    """``type = user`` sections of a confbridge.conf (missing file: no profiles)."""
+    cp = configparser.ConfigParser(strict=False, interpolation=None, inline_comment_prefixes=(";",),
+                                   comment_prefixes=(";",))
+    try:
+        cp.read(path, encoding="utf-8")
+    except (OSError, configparser.Error) as exc:
+        log.warning("confbridge profiles not read from %s: %s", path, exc)
+        return {}
+    out: dict[str, UserProfile] = {}
+    for name in cp.sections():
+        sec = cp[name]
+        if sec.get("type", "").strip() != "user":
+            continue
+        out[name] = UserProfile(
+            moh_when_empty=sec.get("music_on_hold_when_empty", "no").strip().lower() in ("yes", "true", "on", "1"),
+            moh_class=sec.get("music_on_hold_class", "default").strip() or "default",
+        )
+    return out
+
 
 @dataclass
 class User:
@@ -28,6 +67,8 @@ class User:
     muted: bool = False
     admin: bool = False
     kicked: bool = False
+    profile: UserProfile = field(default_factory=UserProfile)
+    moh: bool = False  # hearing music on hold (alone in the conference)
 
 
 @dataclass
@@ -42,6 +83,27 @@ class Conference:
 class ConfBridges:
     sim: "PbxSimulator"
     confs: dict[str, Conference] = field(default_factory=dict)
+    profiles: dict[str, UserProfile] | None = None
+
+    def _profile(self, name: str) -> UserProfile:
+        if self.profiles is None:
+            self.profiles = load_user_profiles(Path(self.sim.pbx.config.dialplan_path).parent / "confbridge.conf")
+        return self.profiles.get(name, UserProfile())
+
+    def _moh(self, u: User, on: bool) -> None:
+        if on == u.moh or u.chan.hungup:
+            return
+        u.moh = on
+        if on:
+            self.sim.pbx.chan_event("MusicOnHoldStart", P_CALL, u.chan, (("Class", u.profile.moh_class),))
+        else:
+            self.sim.pbx.chan_event("MusicOnHoldStop", P_CALL, u.chan)
+
+    def _lone_moh(self, conf: Conference) -> None:
+        """The one member left alone hears music (if its profile says so); with two, nobody does."""
+        users = list(conf.users.values())
+        for u in users:
+            self._moh(u, len(users) == 1 and u.profile.moh_when_empty)
 
     def _conf_headers(self, conf: Conference) -> list[tuple[str, str]]:
         h = [("Conference", conf.name)]
@@ -65,7 +127,9 @@ class ConfBridges:
             b.hidden = 1  # the announcer channel (CBAnn/<room>-...;2)
             conf = Conference(room, b)
             self.confs[room] = conf
-        u = User(chan, pbx.clock.now())
+        u = User(chan, pbx.clock.now(), profile=self._profile(args[2].strip() if len(args) > 2 else ""))
+        for other in conf.users.values():
+            self._moh(other, False)  # no longer alone
         conf.users[chan.name] = u
         if chan.call is not None:
             chan.call.enter("conference", pbx.clock.now())
@@ -74,6 +138,7 @@ class ConfBridges:
             conf.started = True
             self.sim.pbx.emit("ConfbridgeStart", P_CALL, self._conf_headers(conf))
         self._user_event("ConfbridgeJoin", conf, u, [("Admin", "No"), ("Muted", "No")])
+        self._lone_moh(conf)
         res = 0
         try:
             while True:
@@ -89,11 +154,14 @@ class ConfBridges:
 
     def _leave(self, conf: Conference, u: User) -> None:
         pbx = self.sim.pbx
-        if conf.users.pop(u.chan.name, None) is None:
+        if conf.users.get(u.chan.name) is not u:
             return
+        self._moh(u, False)
+        del conf.users[u.chan.name]
         self._user_event("ConfbridgeLeave", conf, u, [("Admin", "No")])
         if u.chan.bridge is conf.bridge:
             pbx.bridge_leave(u.chan)
+        self._lone_moh(conf)
         if not conf.users:
             self.confs.pop(conf.name, None)
             self.sim.pbx.emit("ConfbridgeEnd", P_CALL, self._conf_headers(conf))

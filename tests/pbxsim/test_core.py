@@ -228,7 +228,8 @@ async def test_bridge_then_dialplan_continues(sim, ami):
     assert r.name == "Success"
     ev = await ami.event("AsyncAGIExec", CommandId="moh")
     assert decode_agi(ev["Result"]).startswith("200 result=-1 endpos=")
-    await ami.event("AsyncAGIEnd", Channel=ch)
+    # live Asterisk 22.10.1: Action Bridge takes the channel out of AsyncAGI with BridgeEnter and
+    # NO AsyncAGIEnd (this test used to expect one, as the simulator sent it)
     await ami.event("BridgeEnter", Channel=ch)
     await ami.event("BridgeEnter", Channel=agent)
     # the caller talks 2 s then hangs up; the agent leg continues in hotline-agent (Hangup)
@@ -238,6 +239,7 @@ async def test_bridge_then_dialplan_continues(sim, ami):
     await ami.event("BridgeDestroy")
     out = await call.wait(5)
     assert out.bridged_with == [agent] and out.hung_up_by == "caller"
+    assert not ami.events("AsyncAGIEnd", Channel=ch)
 
 
 async def test_agent_hangs_up_caller_continues_dialplan(sim, ami):

@@ -1,0 +1,96 @@
+"""The simulator against findings on a live Asterisk 22.10.1 (tests/live)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pbxsim import audio
+
+from .rawami import RawAmi, decode_agi
+
+
+async def _inbound(ami: RawAmi) -> tuple[str, str]:
+    """Local/12345@hotline-inbound: ;1 waits, ;2 runs the inbound dialplan into AsyncAGI."""
+    oid = ami.send("Originate", {"Channel": "Local/12345@hotline-inbound", "Application": "Wait", "Data": "3600",
+                                 "Async": "true", "CallerID": "\"Caller\" <13800138000>"})
+    res = await ami.event("OriginateResponse", ActionID=oid)
+    assert res["Response"] == "Success", res
+    one = res["Channel"]
+    start = await ami.event("AsyncAGIStart")
+    two = start["Channel"]
+    assert one.endswith(";1") and two.endswith(";2") and one[:-2] == two[:-2]
+    return one, two
+
+
+async def _agi(ami: RawAmi, ch: str, cmd: str, cid: str) -> str:
+    await ami.action("AGI", {"Channel": ch, "Command": cmd, "CommandID": cid})
+    return decode_agi((await ami.event("AsyncAGIExec", CommandId=cid))["Result"])
+
+
+async def test_playdtmf_on_the_1_half_reaches_get_data_on_the_2_half(sim, ami) -> None:
+    one, two = await _inbound(ami)
+    ami.send("AGI", {"Channel": two, "Command": "GET DATA hotline/main_menu 5000 1", "CommandID": "gd"})
+    await ami.event("AGIExecStart", Channel=two)
+    r = await ami.action("PlayDTMF", {"Channel": one, "Digit": "4"})
+    assert r.name == "Success"
+    assert decode_agi((await ami.event("AsyncAGIExec", CommandId="gd"))["Result"]).startswith("200 result=4")
+    assert ami.events("DTMFEnd", Channel=one, Direction="Sent")
+    assert ami.events("DTMFEnd", Channel=two, Direction="Received", Digit="4")
+    await ami.action("Hangup", {"Channel": one})
+
+
+async def test_stream_file_of_a_missing_prompt_fails_and_the_dialplan_hangs_up(sim, ami, tmp_path: Path) -> None:
+    audio.write_wav(tmp_path / "hotline" / "present.wav", audio.silence(0.2))
+    sim.pbx.config.sounds_dir = tmp_path
+    one, two = await _inbound(ami)
+    assert await _agi(ami, two, 'STREAM FILE hotline/present ""', "ok") == "200 result=0 endpos=1600"
+    assert await _agi(ami, two, f'STREAM FILE {tmp_path}/hotline/present ""', "abs") == "200 result=0 endpos=1600"
+    assert await _agi(ami, two, 'STREAM FILE hotline/nosuch ""', "missing") == "200 result=-1 endpos=0"
+    end = [m for m in ami.events("AGIExecEnd", Channel=two)][-1]
+    assert (end["ResultCode"], end["Result"]) == ("-1", "Failure")
+    await ami.event("AsyncAGIEnd", Channel=two)
+    await ami.event("VarSet", Channel=two, Variable="AGISTATUS", Value="FAILURE")
+    await ami.event("Hangup", Channel=two)
+    await ami.event("Hangup", Channel=one)
+
+
+async def test_stream_file_of_a_missing_absolute_path_fails_too(sim, ami, tmp_path: Path) -> None:
+    sim.pbx.config.sounds_dir = tmp_path
+    one, two = await _inbound(ami)
+    assert await _agi(ami, two, f'STREAM FILE {tmp_path}/nosuch ""', "missing") == "200 result=-1 endpos=0"
+    await ami.event("AsyncAGIEnd", Channel=two)
+    await ami.event("Hangup", Channel=two)
+
+
+async def test_without_a_sounds_dir_any_prompt_plays(sim, ami) -> None:
+    one, two = await _inbound(ami)
+    assert (await _agi(ami, two, 'STREAM FILE hotline/nosuch ""', "x")).startswith("200 result=0 endpos=")
+    await ami.action("Hangup", {"Channel": one})
+
+
+async def test_lone_conference_member_hears_music_on_hold(sim, ami) -> None:
+    """hotline_user has music_on_hold_when_empty = yes (deploy/asterisk/confbridge.conf)."""
+    chans = []
+    for _ in range(2):
+        oid = ami.send("Originate", {"Channel": "Local/777@hotline-conference", "Application": "Wait",
+                                     "Data": "3600", "Async": "true"})
+        res = await ami.event("OriginateResponse", ActionID=oid)
+        two = res["Channel"][:-1] + "2"
+        await ami.event("ConfbridgeJoin", Channel=two)
+        chans.append((res["Channel"], two))
+    (one_a, a), (one_b, b) = chans
+    start = ami.events("MusicOnHoldStart", Channel=a)
+    assert len(start) == 1 and start[0]["Class"] == "default"
+    assert ami.events("MusicOnHoldStop", Channel=a)
+    assert not ami.events("MusicOnHoldStart", Channel=b)
+    names = [(m.name, m.get("Channel")) for m in ami.events() if m.name in ("ConfbridgeJoin", "MusicOnHoldStart",
+                                                                            "MusicOnHoldStop", "BridgeEnter")]
+    assert names.index(("ConfbridgeJoin", a)) < names.index(("MusicOnHoldStart", a)) \
+        < names.index(("MusicOnHoldStop", a)) < names.index(("BridgeEnter", b))
+    # b leaves: a is alone again and hears the music until it leaves too
+    await ami.action("Hangup", {"Channel": one_b})
+    await ami.event("ConfbridgeLeave", Channel=b)
+    await ami.event("MusicOnHoldStart", Channel=a)
+    await ami.action("Hangup", {"Channel": one_a})
+    await ami.event("ConfbridgeEnd")
+    assert len(ami.events("MusicOnHoldStop", Channel=a)) == 2
