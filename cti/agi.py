@@ -235,6 +235,7 @@ class AgiSession:
                         raise AgiHangup(f"{self.channel}: {exc.message}") from None
                     raise AgiError(f"AGI {_verb(cmd)} on {self.channel} refused: {exc.message}") from None
                 raw = await fut
+                self._link_lost = False  # driven again since the reconnect: not an orphan
         except TimeoutError:
             raise AgiTimeout(f"AGI {_verb(cmd)} on {self.channel}: no result within {t:g}s") from None
         finally:

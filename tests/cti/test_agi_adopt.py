@@ -154,3 +154,33 @@ async def test_hangup_request_is_noted_on_the_session() -> None:
     fc.emit("HangupRequest", Channel="PJSIP/trunk-1", Cause="16")
     assert s.hangup_requested
     agi.close()
+
+
+async def test_a_handler_that_drove_the_channel_again_after_the_reconnect_is_not_replaced() -> None:
+    fc = _client([_item("PJSIP/trunk-1")])
+    agi = AgiManager(fc)  # type: ignore[arg-type]
+    got: list[AgiSession] = []
+    go = asyncio.Event()
+
+    async def h(s: AgiSession) -> None:
+        got.append(s)
+        if s.resumed:
+            return
+        await go.wait()
+        await s.command("NOOP")  # answered: the session is driven again; then the handler ends
+
+    agi.on_session(h)
+    _start(fc, "PJSIP/trunk-1", uid="9.1")
+    await asyncio.sleep(0)
+    for fn in fc.disc:
+        fn(None)
+    for fn in fc.conn:
+        await fn()
+    go.set()
+    await wait_until(lambda: any(n == "AGI" for n, _ in fc.actions))
+    cid = next(h["CommandID"] for n, h in fc.actions if n == "AGI")
+    fc.emit("AsyncAGIExec", Channel="PJSIP/trunk-1", CommandId=cid, Result="200%20result%3D0%0A")
+    await wait_until(lambda: not agi.tasks)
+    await asyncio.sleep(0.01)
+    assert len(got) == 1 and agi.adopted == 0
+    agi.close()
