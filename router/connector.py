@@ -7,6 +7,9 @@ here holds global state. Channel variables the router sets:
 * on a call-back leg: ``HOTLINE_CALL``, ``HOTLINE_ROLE`` = callback;
 * on a waiting caller: ``HOTLINE_QUEUE_STATE`` = ``state|queue|priority|enqueued_at``
   (one Setvar per change), read back by ``live_legs`` after a restart.
+
+``agent_legs`` lists the live agent legs from the call model, for the router's
+check after an AMI reconnect (rings whose result was lost, legs no call explains).
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from router.service import LiveLeg, RingResult
 log = logging.getLogger("hotline.router")
 
 _OUTCOMES = {"answered": "answered", "no_answer": "no_answer", "timeout": "no_answer", "busy": "busy"}
+
+
+def _seat(channel: str) -> str:
+    """``PJSIP/8001-0000002a`` -> ``8001``."""
+    return channel.split("/", 1)[-1].rsplit("-", 1)[0]
 
 
 class ControlLike(Protocol):
@@ -122,8 +130,7 @@ class CallControlConnector:
             peers = [p for p in by_bridge.get(bridge, []) if p != ch] if bridge else []
             peer = peers[0] if peers else ""
             if role == "agent":
-                seat = ch.split("/", 1)[-1].rsplit("-", 1)[0]
-                legs.append(LiveLeg(ch, linkedid, "agent", seat=seat, for_call=await self._get(ch, "HOTLINE_CALL"),
+                legs.append(LiveLeg(ch, linkedid, "agent", seat=_seat(ch), for_call=await self._get(ch, "HOTLINE_CALL"),
                                     bridged_with=peer))
                 continue
             qs = await self._get(ch, "HOTLINE_QUEUE_STATE")
@@ -138,6 +145,24 @@ class CallControlConnector:
                                     enqueued_at=at, state=parts[0], caller=num, bridged_with=peer))
             else:
                 legs.append(LiveLeg(ch, linkedid, "other", bridged_with=peer))
+        return legs
+
+    async def agent_legs(self) -> list[LiveLeg]:
+        """The live agent legs the router originated (``HOTLINE_ROLE=agent`` with ``HOTLINE_CALL``), as
+        the call model knows them (current while the AMI link is up; reconciled at every resync)."""
+        model = getattr(self.control, "model", None)
+        if model is None:
+            return []
+        legs = []
+        for ch in list(model.channels.values()):
+            v = ch.vars or {}
+            for_call = v.get("HOTLINE_CALL") or ""
+            if v.get("HOTLINE_ROLE") != "agent" or not for_call or not ch.alive:
+                continue
+            peers = model.peers(ch.uniqueid)
+            legs.append(LiveLeg(ch.name, ch.call_id, "agent", seat=_seat(ch.name), for_call=for_call,
+                                bridged_with=peers[0].name if peers else "", leg_id=ch.uniqueid,
+                                answered=ch.state_name == "up"))
         return legs
 
     async def _get(self, channel: str, name: str) -> str:

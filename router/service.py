@@ -11,12 +11,32 @@ see ``router.connector``):
                                     agent not ready with the reason (engine.ring_failed)
     caller hangs up while the agent rings -> agent leg hung up, agent free again
     caller or agent hangs up after the bridge -> the other leg is hung up, agent in wrap-up
+    AMI link lost while the agent rings -> the outcome comes from the PBX's live legs after the
+                                 reconnect (see "Link loss" below)
 
 Hang-ups come in as ``leg_hungup(channel)`` (the composition root subscribes it
 to ``cti.events.LegHungup`` on the bus). Time-driven work (ring widening,
 wrap-up ends, overflow thresholds, call-backs, interval rollups) runs in one
 supervised ticker task. After a restart ``recover`` rebuilds the queues from
 the PBX's live channels and the database (see ``plan_recovery``).
+
+Link loss. When the AMI link drops while ``ring_agent`` is pending, the
+``OriginateResponse`` is lost (call control reports ``timeout`` or
+``not_connected``) although the seat may go on ringing and answer on the PBX.
+The service follows the link through the CTI core's bus events (``AmiLinkDown``,
+``ModelResynced``, ``LegStateChanged``, ``LegHungup``; the composition root
+subscribes ``on_bus_event`` to ``BUS_EVENTS``). After each resync it reads the
+agent legs the router originated (``HOTLINE_ROLE=agent``, ``HOTLINE_CALL``) from
+the call model (``AgentConnector.agent_legs``):
+
+* a ring whose result was lost takes its answer from its seat's leg: answered ->
+  bridged with the caller who still waits (or hung up if the caller is gone);
+  still ringing -> followed until it answers or hangs up; no leg -> the call goes
+  back to the head of its lane and the agent, not at fault, is available again;
+* any other agent leg that is not bridged and that no call of the router explains
+  (answered after its ring was given up, or left over when a hang-up was lost
+  with the link) is hung up. Legs of connected calls (also parked on hold) are
+  known to the router and left alone, as are bridged legs.
 """
 
 from __future__ import annotations
@@ -63,6 +83,12 @@ class RingResult:
     detail: str = ""
 
 
+# ring_agent details (call control's originate outcome) that mean "the result was lost with the AMI link":
+# the seat may still ring or have answered on the PBX.
+LINK_LOST_OUTCOMES = frozenset({"not_connected", "timeout"})
+LINK_LOST = "link_lost"  # RingResult.detail: no leg of the seat was found after the link came back
+
+
 class AgentConnector(Protocol):
     """What the router needs from call control (implemented with cti.control.CallControl)."""
 
@@ -88,6 +114,11 @@ class AgentConnector(Protocol):
         ``state``: "waiting", "connected", or "" once the caller has left the queue."""
         ...
 
+    # Optional: ``async def agent_legs(self) -> list[LiveLeg]``, the live agent legs the router
+    # originated (HOTLINE_ROLE=agent, with HOTLINE_CALL), with ``leg_id``, ``answered`` and
+    # ``bridged_with`` filled in, as the call model knows them. Without it a ring whose result was
+    # lost with the AMI link is counted as failed and nothing is swept after a reconnect.
+
 
 @dataclass(frozen=True, slots=True)
 class LiveLeg:
@@ -104,6 +135,8 @@ class LiveLeg:
     seat: str = ""  # agent leg: the seat it rings
     for_call: str = ""  # agent leg: HOTLINE_CALL
     bridged_with: str = ""  # channel of the peer when bridged
+    leg_id: str = ""  # Uniqueid
+    answered: bool = False  # the channel is up
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +217,29 @@ class RouterOptions:
     callback_ring_timeout: float = 30.0
     tick: float = 1.0  # longest sleep of the ticker
     retry_after_error: float = 1.0  # pause before re-offering after a call control error
+    link_wait: float = 10.0  # a ring whose result was lost: wait this much beyond ring_timeout for the resync
     rona_reasons: dict[str, str] = field(default_factory=lambda: {
         "no_answer": "ring-no-answer", "busy": "seat busy", "failed": "seat unreachable",
     })
 
 
+@dataclass(eq=False)
+class _Ring:
+    """An agent leg being rung for a call (one per call at a time)."""
+
+    call_id: str
+    agent_id: str
+    seat: str
+    found: "asyncio.Future[RingResult]"  # the outcome told by the live legs after a link loss
+    link_lost: bool = False  # the AMI link dropped while the ring was in flight
+    leg_id: str = ""  # the seat's leg, seen ringing after the link came back
+    channel: str = ""  # the leg the router goes on with
+
+
 class RouterService:
+    # The cti.events classes ``on_bus_event`` handles (by name: the router does not import the CTI core).
+    BUS_EVENT_NAMES = ("LegHungup", "LegStateChanged", "AmiLinkDown", "ModelResynced")
+
     def __init__(
         self,
         engine: Engine,
@@ -217,6 +267,11 @@ class RouterService:
         self._caller_legs: dict[str, str] = {}  # caller channel -> call id
         self.errors = 0
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._rings: dict[str, _Ring] = {}  # call id -> ring in flight
+        self._watched: dict[str, _Ring] = {}  # leg id of a seat still ringing after a link loss -> its ring
+        self._ring_tasks: set[asyncio.Task[Any]] = set()  # ring_agent calls whose answer came from the legs
+        self._link_down = False
+        self.link_sweeps = 0  # agent legs hung up after a reconnect because no call explains them
 
     # called by the engine (wired by make_engine_listener in the composition root)
     def on_event(self, ev: RouterEvent) -> None:
@@ -230,7 +285,7 @@ class RouterService:
 
     async def stop(self) -> None:
         t, self._ticker = self._ticker, None
-        tasks = list(self._tasks)
+        tasks = list(self._tasks) + list(self._ring_tasks)
         if t is not None:
             t.cancel()
             tasks.append(t)
@@ -300,8 +355,11 @@ class RouterService:
         call = eng.calls.get(d.call_id)
         if call is None:
             return
+        ring = _Ring(d.call_id, d.agent_id, d.seat, asyncio.get_running_loop().create_future(),
+                     link_lost=self._link_down)
+        self._rings[d.call_id] = ring
         try:
-            res = await self.connector.ring_agent(d.seat, d.call_id, call.caller, self.opt.ring_timeout)
+            res = await self._ring_agent(ring, call.caller)
         except Exception as exc:  # call control down or refusing: retry the call shortly, agent not blamed
             self.errors += 1
             log.warning("ringing %s for %s failed: %s", d.seat, d.call_id, exc)
@@ -310,10 +368,15 @@ class RouterService:
             if call is not None and call.state is C.OFFERED and call.agent_id == d.agent_id:
                 self.carry_out(eng.offer_failed(d.call_id, f"call control error: {type(exc).__name__}"))
             return
+        finally:
+            self._drop_ring(ring)
         call = eng.calls.get(d.call_id)
         still_ours = call is not None and call.state is C.OFFERED and call.agent_id == d.agent_id
         if res.outcome != "answered":
-            if still_ours:
+            if still_ours and res.detail == LINK_LOST:
+                # the AMI link was lost and the seat has no leg now: nobody to blame
+                self.carry_out(eng.offer_failed(d.call_id, "AMI link lost while the seat was rung"))
+            elif still_ours:
                 reason = self.opt.rona_reasons.get(res.outcome, res.outcome)
                 self.carry_out(eng.ring_failed(d.call_id, reason))
             return
@@ -344,6 +407,143 @@ class RouterService:
         h = self.handles.pop(d.call_id, None)
         if h is not None:
             h.resolve(QueueOutcome(QueueOutcomeKind.CONNECTED, agent=d.seat, reason=d.reason))
+
+    async def _ring_agent(self, ring: _Ring, caller: str) -> RingResult:
+        """``ring_agent``, unless the AMI link drops meanwhile: then the PBX's live legs tell the outcome
+        (the seat's leg answered, still ringing, or gone) once the link is back and the model resynced."""
+        task = asyncio.ensure_future(
+            self.connector.ring_agent(ring.seat, ring.call_id, caller, self.opt.ring_timeout))
+        try:
+            await asyncio.wait((task, ring.found), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if ring.found.done():
+            if not task.done():  # the originate's own result may still come: a leg it names is not ours
+                self._ring_tasks.add(task)
+                task.add_done_callback(lambda t: self._late_ring(t, ring))
+            else:
+                self._late_ring(task, ring)
+            return ring.found.result()
+        res = task.result()  # raises what ring_agent raised
+        if res.outcome == "answered" or res.detail not in LINK_LOST_OUTCOMES:
+            return res
+        # The result was lost with the AMI link: the seat may still ring or have answered on the PBX.
+        ring.link_lost = True
+        if not self._link_down and res.detail == "timeout":
+            self._settle(ring, await self._live_agent_legs())  # no link loss seen: the model is current
+        try:
+            return await asyncio.wait_for(asyncio.shield(ring.found),
+                                          self.opt.ring_timeout + self.opt.link_wait)
+        except asyncio.TimeoutError:
+            # no resync came in time: decide on what is known now (no leg while the link is down:
+            # the call goes back to its lane; a leg that turns up later is swept at the next resync)
+            self._settle(ring, [] if self._link_down else await self._live_agent_legs(), final=True)
+            return ring.found.result()
+
+    def _late_ring(self, task: "asyncio.Task[RingResult]", ring: _Ring) -> None:
+        """The originate's own result after the live legs answered for it: hang up a leg it names
+        that the router did not go on with."""
+        self._ring_tasks.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            return
+        res = task.result()
+        if res.outcome == "answered" and res.channel and res.channel != ring.channel \
+                and res.channel not in self._agent_legs:
+            self._spawn(self.connector.hangup(res.channel), f"router:hangup:{ring.call_id}")
+
+    def _drop_ring(self, ring: _Ring) -> None:
+        if self._rings.get(ring.call_id) is ring:
+            del self._rings[ring.call_id]
+        if ring.leg_id and self._watched.get(ring.leg_id) is ring:
+            del self._watched[ring.leg_id]
+        if not ring.found.done():
+            ring.found.cancel()
+
+    def _resolve(self, ring: _Ring, res: RingResult) -> None:
+        if ring.leg_id and self._watched.get(ring.leg_id) is ring:
+            del self._watched[ring.leg_id]
+        if not ring.found.done():
+            ring.channel = res.channel
+            ring.found.set_result(res)
+
+    def _settle(self, ring: _Ring, legs: Sequence[LiveLeg], final: bool = False) -> set[str]:
+        """Decide a ring whose result was lost, from the live agent legs; returns the channels it claims."""
+        if ring.found.done():
+            return {ring.channel} if ring.channel else set()
+        mine = [leg for leg in legs if leg.for_call == ring.call_id and leg.seat == ring.seat
+                and not leg.bridged_with and leg.channel not in self._agent_legs]
+        up = [leg for leg in mine if leg.answered]
+        if up:
+            leg = up[0]
+            log.info("ring of %s for %s: answered on %s (result lost with the AMI link)",
+                     ring.seat, ring.call_id, leg.channel)
+            self._resolve(ring, RingResult("answered", leg.channel, leg.leg_id, "answered"))
+            return {leg.channel}
+        if mine and mine[0].leg_id and not final:
+            leg = mine[0]
+            if ring.leg_id and ring.leg_id != leg.leg_id:
+                self._watched.pop(ring.leg_id, None)
+            ring.leg_id = leg.leg_id
+            self._watched[leg.leg_id] = ring
+            log.info("ring of %s for %s: still ringing on %s after the AMI link came back",
+                     ring.seat, ring.call_id, leg.channel)
+            return {leg.channel}
+        for leg in mine:  # given up while it still rings: it must not be answered for nobody
+            self._spawn(self.connector.hangup(leg.channel), f"router:hangup:{ring.call_id}")
+        log.info("ring of %s for %s: no answered leg on the PBX after the AMI link was lost",
+                 ring.seat, ring.call_id)
+        self._resolve(ring, RingResult("failed", "", "", LINK_LOST))
+        return set()
+
+    async def _live_agent_legs(self) -> list[LiveLeg]:
+        lister = getattr(self.connector, "agent_legs", None)
+        if lister is None:
+            return []
+        try:
+            return list(await lister())
+        except Exception as exc:
+            log.warning("reading the live agent legs failed: %s", exc)
+            return []
+
+    # ------------------------------------------------------------------ the AMI link
+    def link_down(self) -> None:
+        """The AMI link dropped (cti.events.AmiLinkDown): results of rings in flight may be lost."""
+        self._link_down = True
+        for ring in self._rings.values():
+            ring.link_lost = True
+
+    async def link_resynced(self, ok: bool = True) -> int:
+        """The link is back and the call model resynced (cti.events.ModelResynced): rings whose result
+        was lost take it from the live legs; agent legs no call explains are hung up. Returns how many
+        legs were hung up. ``ok`` False: the model could not be reconciled, the next resync decides."""
+        if not ok:
+            return 0
+        self._link_down = False
+        legs = await self._live_agent_legs()
+        claimed: set[str] = set()
+        for ring in list(self._rings.values()):
+            if ring.link_lost:
+                claimed |= self._settle(ring, legs)
+        swept = 0
+        for leg in legs:
+            if leg.channel in claimed or leg.channel in self._agent_legs or leg.bridged_with:
+                continue
+            ring = self._rings.get(leg.for_call)
+            if ring is not None and ring.seat == leg.seat:
+                continue  # rung right now (its result is still to come)
+            log.warning("agent leg %s of call %s (seat %s) is not bridged and no call of the router explains "
+                        "it: hung up", leg.channel, leg.for_call, leg.seat)
+            swept += 1
+            await self.connector.hangup(leg.channel)
+        self.link_sweeps += swept
+        return swept
+
+    def _leg_state(self, leg_id: str, channel: str, state: str) -> None:
+        ring = self._watched.get(leg_id)
+        if ring is not None and state == "up":
+            log.info("ring of %s for %s: answered on %s", ring.seat, ring.call_id, channel)
+            self._resolve(ring, RingResult("answered", channel, leg_id, "answered"))
 
     async def _dial_callback(self, a: DialCallback) -> None:
         await self.callbacks.dialling(a.call_id)
@@ -471,9 +671,20 @@ class RouterService:
                 self.carry_out(eng.call_ended(call_id))
 
     async def on_bus_event(self, ev: Any) -> None:
-        """Bus subscriber for cti.events: LegHungup -> leg_hungup."""
-        if type(ev).__name__ == "LegHungup":
+        """Bus subscriber for cti.events (``BUS_EVENT_NAMES``): LegHungup -> leg_hungup; the link's
+        events and leg states for rings whose result was lost with the link."""
+        kind = type(ev).__name__
+        if kind == "LegHungup":
+            ring = self._watched.get(ev.leg_id)
+            if ring is not None:  # the seat stopped ringing without answering
+                self._resolve(ring, RingResult("no_answer", "", ev.leg_id, "hung up"))
             await self.leg_hungup(ev.channel)
+        elif kind == "LegStateChanged":
+            self._leg_state(ev.leg_id, ev.channel, ev.new_state)
+        elif kind == "AmiLinkDown":
+            self.link_down()
+        elif kind == "ModelResynced":
+            await self.link_resynced(not any(e.startswith("CoreShowChannels") for e in ev.errors))
 
     # ------------------------------------------------------------------ agents (API)
     def login(self, agent_id: str, paused_reason: str | None = None) -> None:

@@ -66,7 +66,12 @@ async def build_router(
     holder["svc"] = svc
     sub = None
     if bus is not None:
-        from cti.events import LegHungup
-
-        sub = bus.subscribe(svc.on_bus_event, LegHungup, name="router")
+        sub = bus.subscribe(svc.on_bus_event, *router_bus_events(), name="router")
     return RouterParts(svc, sink, records, sub)
+
+
+def router_bus_events() -> tuple[type, ...]:
+    """The cti.events classes ``RouterService.on_bus_event`` handles: hang-ups, leg states and the AMI link."""
+    from cti import events
+
+    return tuple(getattr(events, name) for name in RouterService.BUS_EVENT_NAMES)

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from cti.events import LegHungup
 from ivr.ports import CallInfo, QueueOutcomeKind, QueueRequest
 from pbxsim.config import AgentBehaviour
 from router.callbacks import CallbackDesk, MemoryCallbackRepository
@@ -16,6 +15,7 @@ from router.engine import Engine
 from router.models import AgentState, RoutingConfig
 from router.service import AgentRecord, RouterOptions, RouterService
 from router.wallboard import Wallboard
+from router.wiring import router_bus_events
 
 from tests.cti.test_control_sim import Stack, close_stack, make_stack
 from tests.router.helpers import GROUPS, SITES, agent, standard_queue
@@ -40,7 +40,7 @@ def router_on(stack: Stack, agents=("a1", "a2"), repo=None) -> RouterService:
                         CallbackDesk(eng, repo or MemoryCallbackRepository(), time.time), Wallboard(eng, time.time),
                         time.time, options=RouterOptions(ring_timeout=3.0))
     holder["svc"] = svc
-    stack.bus.subscribe(svc.on_bus_event, LegHungup, name=f"router-{id(svc)}")
+    stack.bus.subscribe(svc.on_bus_event, *router_bus_events(), name=f"router-{id(svc)}")
     return svc
 
 
