@@ -105,11 +105,6 @@ async def test_policy_call_agent_hangs_up_then_survey_score_is_stored(e2e_factor
     await _survey_after_agent_hangs_up(env)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ivr/engine.py FlowSession numbers its IvrEvents from seq 1 in every session, and the re-entry "
-    "session (hotline-ivr,survey) has the same call id (Linkedid); hotline/journal.py CallJournal._apply "
-    "skips an IVR event whose (call_id, seq) is already stored, so every event of the post-call survey "
-    "(survey.rate, the score, survey.bye) is dropped from ivr_events"))
 async def test_survey_steps_are_kept_in_the_ivr_path(e2e_factory: Any) -> None:
     env: E2E = await e2e_factory(agent_default=AGENT_ENDS_CALL)
     call = await env.call(keys=["1", "4"])
@@ -123,11 +118,6 @@ async def test_survey_steps_are_kept_in_the_ivr_path(e2e_factory: Any) -> None:
     assert survey and survey[-1].data == {"score": 4}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hotline/journal.py CallJournal.on_call_started opens a calls row for every CallStarted, including the "
-    "agent leg the router originates (its own Linkedid, caller_number = the seat); the call model then merges "
-    "that leg into the caller's call, so the seat's row is never closed: every answered call leaves a "
-    "phantom open row (ended_at NULL, no flow) in the calls table"))
 async def test_answered_call_leaves_one_closed_row_in_the_calls_table(e2e: E2E) -> None:
     call = await e2e.call(keys=["1"], talk_time=2.0)
     out = await e2e.outcome(call)
@@ -138,9 +128,6 @@ async def test_answered_call_leaves_one_closed_row_in_the_calls_table(e2e: E2E) 
     assert all(r.ended_at is not None for r in rows)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "calls.queue is never filled: hotline/journal.py takes it from the IVR summary's variables['queue'], "
-    "which ivr/engine.py FlowSession._queue never sets (and the CDR path does not set it either)"))
 async def test_answered_call_records_its_queue(e2e: E2E) -> None:
     call = await e2e.call(keys=["1"], talk_time=2.0)
     out = await e2e.outcome(call)
@@ -288,6 +275,12 @@ async def test_12333_call_transfer_carries_context_to_the_department(e2e_factory
     env: E2E = await e2e_factory(trunk={"12333": DEPT_ANSWERS})
     tap = VarTap(env)
     call = await env.call(dnis="12333")
+    dept_vars: dict[str, str | None] = {}
+    while not call.done:  # sample the department's leg while it is up
+        for name, chan in list(env.sim.pbx.registry.channels.items()):
+            if name.startswith("PJSIP/trunk-") and chan.dnid != "12333" and chan.get_var("HOTLINE_CALL"):
+                dept_vars = {k: chan.get_var(k) for k in ("HOTLINE_CALL", "HOTLINE_IVR_PATH", "HOTLINE_SUMMARY")}
+        await asyncio.sleep(0.02)
     out = await env.outcome(call)
 
     # the caller: no 12345 seat, bridged with the department's leg, heard hold music meanwhile
@@ -295,18 +288,22 @@ async def test_12333_call_transfer_carries_context_to_the_department(e2e_factory
     assert out.bridged_with
     assert any("hold_music" in c for c in out.agi_commands)
     assert 'SET VARIABLE HOTLINE_IVR_PATH "entry_12333>xfer_12333"' in out.agi_commands
-    # the transfer leg (Local/12333@hotline-outbound) carries the call's context and dials the trunk
+    # the transfer leg (Local/12333@hotline-outbound) carries the call's context, inheritable, and dials the trunk
     local = [c for c, _ in tap.channels if c.startswith("Local/12333@hotline-outbound-")]
     assert len(local) == 2 and local[0] in out.bridged_with
-    for leg in local:
-        vs = tap.vars.get(leg, {})
-        assert vs.get("HOTLINE_CALL") == out.uniqueid
-        assert vs.get("HOTLINE_IVR_PATH") == "entry_12333>xfer_12333"
-        assert vs.get("HOTLINE_SUMMARY") == "hotline=12333; department=市人力资源和社会保障局"
-        assert vs.get("HOTLINE_DNIS") == "12333"
+    context = {k.lstrip("_"): v for k, v in tap.vars.get(local[0], {}).items() if "HOTLINE_" in k}
+    assert context["HOTLINE_CALL"] == out.uniqueid
+    assert context["HOTLINE_IVR_PATH"] == "entry_12333>xfer_12333"
+    assert context["HOTLINE_SUMMARY"] == "hotline=12333; department=市人力资源和社会保障局"
+    assert context["HOTLINE_DNIS"] == "12333"
     trunk = tap.trunk_legs(out.channel)
     assert trunk, "no trunk leg was dialled to the department"
     assert tap.vars[trunk[0]].get("DIALEDPEERNUMBER") == "trunk/12333"
+    # the department's own leg (inherited variables raise no VarSet: read while it was up)
+    assert dept_vars, "the department's trunk leg was never seen up"
+    assert dept_vars.get("HOTLINE_CALL") == out.uniqueid
+    assert dept_vars.get("HOTLINE_IVR_PATH") == "entry_12333>xfer_12333"
+    assert "hotline=12333" in (dept_vars.get("HOTLINE_SUMMARY") or "")
     await env.settle()
     assert await env.ivr_path(out.uniqueid) == TRANSFER_PATH_12333
     xo = await events_named(env, out.uniqueid, "transfer_outcome")
@@ -316,31 +313,6 @@ async def test_12333_call_transfer_carries_context_to_the_department(e2e_factory
     assert env.queue_figures("social_security")["today"]["offered"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hotline/wiring.py IvrCallActions._attended passes the context (HOTLINE_CALL, HOTLINE_IVR_PATH, "
-    "HOTLINE_SUMMARY) as plain Originate variables of the Local channel; hotline-outbound's Dial only "
-    "hands inheritable (__-prefixed) variables to the dialled leg, so the trunk leg that reaches the "
-    "department carries none of the call's context (same on Asterisk)"))
-async def test_12333_context_reaches_the_departments_trunk_leg(e2e_factory: Any) -> None:
-    env: E2E = await e2e_factory(trunk={"12333": DEPT_ANSWERS})
-    tap = VarTap(env)
-    call = await env.call(dnis="12333")
-    out = await env.outcome(call)
-    trunk = tap.trunk_legs(out.channel)
-    assert trunk
-    vs = tap.vars.get(trunk[0], {})
-    assert vs.get("HOTLINE_CALL") == out.uniqueid and vs.get("HOTLINE_IVR_PATH") == "entry_12333>xfer_12333"
-
-
-LEG_ROLE_BUG = (
-    "hotline/journal.py CallJournal._apply_cdr stores call_legs with role 'local' or 'other' (the call "
-    "model's Local and dialled legs), but the call_legs CHECK constraint (hotline/storage/models.py LegRole, "
-    "migration 0001) only allows caller/agent/external/conference: the whole CDR operation is rejected, so "
-    "a call with a transfer (12333/12348, 110/119/120) or a call-back leg is never closed in the calls table "
-    "(ended_at, disposition, legs stay empty)")
-
-
-@pytest.mark.xfail(strict=True, reason=LEG_ROLE_BUG)
 async def test_12333_transferred_call_is_closed_in_the_calls_table(e2e_factory: Any) -> None:
     env: E2E = await e2e_factory(trunk={"12333": DEPT_ANSWERS})
     call = await env.call(dnis="12333")
@@ -370,7 +342,6 @@ async def test_12333_department_busy_caller_comes_back_to_a_12345_queue(e2e_fact
     assert env.queue_figures("social_security")["today"]["answered"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason=LEG_ROLE_BUG)
 async def test_12333_busy_then_answered_call_is_closed_in_the_calls_table(e2e_factory: Any) -> None:
     env: E2E = await e2e_factory(trunk={"12333": TrunkBehaviour(mode="busy")})
     call = await env.call(dnis="12333", talk_time=2.0)
@@ -420,7 +391,6 @@ async def test_emergency_transferred_at_once(e2e_factory: Any, key: str, service
     assert row.flow_name == "main"
 
 
-@pytest.mark.xfail(strict=True, reason=LEG_ROLE_BUG)
 async def test_emergency_call_is_closed_in_the_calls_table(e2e_factory: Any) -> None:
     env: E2E = await e2e_factory(trunk={"110": TrunkBehaviour(mode="answer", answer_after=0.5, talk_time=2.0)})
     call = await env.call(keys=["9", "1"])
@@ -479,10 +449,6 @@ async def test_caller_abandons_while_waiting(e2e_factory: Any) -> None:
     assert q["abandon_rate"] == 0.5 and q["answer_rate"] == 0.5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hotline/journal.py _disposition never yields 'abandoned': a caller who hangs up while queued is stored "
-    "with disposition 'ivr' (the IVR answered the channel), the same as a call that ended in the menus, so the "
-    "calls table cannot count abandoned calls (the IVR summary's queue events are not used)"))
 async def test_abandoned_call_has_disposition_abandoned(e2e_factory: Any) -> None:
     env: E2E = await e2e_factory(login=("8001",))
     out = await _abandon(env)

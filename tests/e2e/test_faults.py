@@ -160,17 +160,9 @@ async def test_ami_link_cut_while_talking_call_still_closed_and_seat_freed(e2e: 
     assert_no_agent_stuck(env)
 
 
-IVR_LINK_LOSS_BUG = (
-    "ivr/engine.py FlowSession.run / cti/agi.py AgiSession.command: when the AMI link drops while an AGI "
-    "command is pending the IVR session ends ('interrupted ... AMI link lost while the AGI command was "
-    "pending') but the channel is left in AGI(agi:async) on the PBX: after the reconnect nobody drives it, "
-    "the caller hears silence until they hang up and is never queued or served")
-
-
-@pytest.mark.xfail(strict=True, reason=IVR_LINK_LOSS_BUG)
 async def test_ami_link_cut_while_caller_in_the_ivr_caller_still_served(e2e: E2E) -> None:
     env = e2e
-    call = await env.call(keys=[], patience=60.0, talk_time=2.0)
+    call = await env.call(keys=[], patience=400.0, talk_time=2.0)  # no key: menus, then the general queue
     await eventually(lambda: call.state == "ivr", what="caller in the IVR")
     await asyncio.sleep(0.05)
     cut_link(env, random.Random(1))
@@ -205,7 +197,7 @@ async def _busy_run_with_cuts(env: E2E, seed: int) -> tuple[list[str], list[str]
             dnis = rng.choice(["12345", "12345", "12345", "12319", "12315"])
             keys = rng.choice(KEYS) if dnis == "12345" else []
             calls.append(await env.call(dnis=dnis, keys=list(keys), talk_time=rng.uniform(2.0, 8.0),
-                                        patience=rng.uniform(20.0, 60.0)))
+                                        patience=rng.uniform(300.0, 400.0)))
             await asyncio.sleep(rng.uniform(0.02, 0.25))
 
     async def chaos() -> None:
@@ -215,7 +207,7 @@ async def _busy_run_with_cuts(env: E2E, seed: int) -> tuple[list[str], list[str]
 
     await asyncio.gather(traffic(), chaos())
     await eventually(lambda: env.server.client.connected, what="AMI link back")
-    outs = [await c.wait(30) for c in calls]  # every caller's call ends (served, or patience ran out)
+    outs = [await c.wait(40) for c in calls]  # every caller's call ends (served, or patience ran out)
     unserved = [o.uniqueid for o in outs if not any(SEAT.match(b) for b in o.bridged_with)]
     if unserved:
         lost.append(f"{len(unserved)} of {len(outs)} callers never reached an agent: {unserved}")
@@ -250,18 +242,9 @@ async def _busy_run_with_cuts(env: E2E, seed: int) -> tuple[list[str], list[str]
 
 
 @pytest.mark.parametrize("seed", [11, 22, 33])
-async def test_ami_link_cuts_never_give_a_caller_to_two_seats_nor_leave_a_seat_stuck(e2e: E2E, seed: int) -> None:
-    broken, _lost = await _busy_run_with_cuts(e2e, seed)
+async def test_ami_link_cut_at_random_points_of_a_busy_run(e2e: E2E, seed: int) -> None:
+    broken, lost = await _busy_run_with_cuts(e2e, seed)
     assert not broken, "\n".join(broken)
-
-
-@pytest.mark.xfail(strict=True, reason=IVR_LINK_LOSS_BUG + "; also seen in these runs: seat legs answered "
-                   "after a link loss interrupted ring_agent are never hung up (router/service.py "
-                   "RouterService._connect), and resync gives legs the role '(null)' whose CDR the database "
-                   "then rejects (cti/model.py CallModel.apply_variables stores the literal '(null)' that Status returns for "
-                   "an unset HOTLINE_ROLE/HOTLINE_CALL as the variable's value)")
-async def test_ami_link_cuts_lose_no_call(e2e: E2E) -> None:
-    _broken, lost = await _busy_run_with_cuts(e2e, 11)
     assert not lost, "\n".join(lost)
 
 
