@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from router.service import LiveLeg, RingResult
+from router.service import LinkLostError, LiveLeg, RingResult
 
 log = logging.getLogger("hotline.router")
 
@@ -93,8 +93,10 @@ class CallControlConnector:
         try:
             await self.control.bridge(caller_channel, agent_channel)
             return True
-        except Exception as exc:  # ControlError: a leg is gone
+        except Exception as exc:  # ControlError: a leg is gone, or the answer was lost with the link
             log.info("bridge %s + %s failed: %s", caller_channel, agent_channel, exc)
+            if getattr(exc, "kind", "") in ("not_connected", "timeout"):
+                raise LinkLostError(str(exc)) from exc
             return False
 
     async def hangup(self, channel: str) -> None:

@@ -37,6 +37,11 @@ the call model (``AgentConnector.agent_legs``):
   (answered after its ring was given up, or left over when a hang-up was lost
   with the link) is hung up. Legs of connected calls (also parked on hold) are
   known to the router and left alone, as are bridged legs.
+
+A ``Bridge`` whose answer was lost (``LinkLostError`` from the connector) is
+decided the same way after the resync: the legs bridged -> connected; both
+there but apart -> bridged again; the seat's leg gone while the caller waits ->
+back to the head of the lane; the caller gone -> the seat's leg is hung up.
 """
 
 from __future__ import annotations
@@ -89,6 +94,10 @@ LINK_LOST_OUTCOMES = frozenset({"not_connected", "timeout"})
 LINK_LOST = "link_lost"  # RingResult.detail: no leg of the seat was found after the link came back
 
 
+class LinkLostError(Exception):
+    """A call control action whose outcome was lost with the AMI link (it may have been carried out)."""
+
+
 class AgentConnector(Protocol):
     """What the router needs from call control (implemented with cti.control.CallControl)."""
 
@@ -103,7 +112,8 @@ class AgentConnector(Protocol):
         ...
 
     async def bridge(self, caller_channel: str, agent_channel: str) -> bool:
-        """Bridge the two legs; False when one of them is gone."""
+        """Bridge the two legs; False when one of them is gone. Raises ``LinkLostError`` when the AMI
+        link dropped before the answer came (the PBX may have bridged them)."""
         ...
 
     async def hangup(self, channel: str) -> None: ...
@@ -271,6 +281,7 @@ class RouterService:
         self._watched: dict[str, _Ring] = {}  # leg id of a seat still ringing after a link loss -> its ring
         self._ring_tasks: set[asyncio.Task[Any]] = set()  # ring_agent calls whose answer came from the legs
         self._link_down = False
+        self._resync_waiters: list[asyncio.Future[None]] = []
         self.link_sweeps = 0  # agent legs hung up after a reconnect because no call explains them
 
     # called by the engine (wired by make_engine_listener in the composition root)
@@ -387,11 +398,21 @@ class RouterService:
         self._agent_legs[res.channel] = d.call_id
         self._call_agent_leg[d.call_id] = res.channel
         try:
-            ok = await self.connector.bridge(call.channel, res.channel)
+            ok: bool | None = await self.connector.bridge(call.channel, res.channel)
+        except LinkLostError as exc:
+            log.warning("bridge for %s: %s; the live legs will tell", d.call_id, exc)
+            ok = await self._bridge_after_link_loss(d.call_id, call.channel, res.channel)
         except Exception as exc:
             log.warning("bridge for %s failed: %s", d.call_id, exc)
             ok = False
         call = eng.calls.get(d.call_id)
+        if ok is None and call is not None and call.state is C.OFFERED and call.agent_id == d.agent_id:
+            # the seat's leg is gone but the caller still waits: back to the head of the lane
+            self._agent_legs.pop(res.channel, None)
+            self._call_agent_leg.pop(d.call_id, None)
+            await self.connector.hangup(res.channel)
+            self.carry_out(eng.offer_failed(d.call_id, "seat's leg lost with the AMI link before the bridge"))
+            return
         if not ok or call is None or call.state is not C.OFFERED:
             # the caller left while being connected
             self._agent_legs.pop(res.channel, None)
@@ -440,6 +461,40 @@ class RouterService:
             # the call goes back to its lane; a leg that turns up later is swept at the next resync)
             self._settle(ring, [] if self._link_down else await self._live_agent_legs(), final=True)
             return ring.found.result()
+
+    async def _bridge_after_link_loss(self, call_id: str, caller_channel: str, agent_channel: str) -> bool | None:
+        """The Bridge's answer was lost with the AMI link: after the resync, the agent leg bridged with
+        the caller -> True; the agent leg up and alone while the caller still waits -> bridged again;
+        the agent leg gone while the caller waits -> None; otherwise False (the caller left)."""
+        await self._next_resync(self.opt.ring_timeout + self.opt.link_wait)
+        legs = await self._live_agent_legs()
+        mine = next((leg for leg in legs if leg.channel == agent_channel), None)
+        call = self.engine.calls.get(call_id)
+        waiting = call is not None and call.state is C.OFFERED
+        if mine is None:
+            return None if waiting else False
+        if mine.bridged_with == caller_channel:
+            return True
+        if mine.bridged_with or not waiting:
+            return False
+        try:
+            return await self.connector.bridge(caller_channel, agent_channel)
+        except Exception as exc:
+            log.warning("bridge for %s failed again: %s", call_id, exc)
+            return False
+
+    async def _next_resync(self, timeout: float) -> bool:
+        """Until the next ModelResynced (True) or ``timeout`` (False)."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._resync_waiters.append(fut)
+        try:
+            await asyncio.wait_for(fut, timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            if fut in self._resync_waiters:
+                self._resync_waiters.remove(fut)
 
     def _late_ring(self, task: "asyncio.Task[RingResult]", ring: _Ring) -> None:
         """The originate's own result after the live legs answered for it: hang up a leg it names
@@ -521,6 +576,10 @@ class RouterService:
             return 0
         self._link_down = False
         legs = await self._live_agent_legs()
+        for fut in self._resync_waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._resync_waiters.clear()
         claimed: set[str] = set()
         for ring in list(self._rings.values()):
             if ring.link_lost:

@@ -1,6 +1,9 @@
 from dataclasses import dataclass
 
+import pytest
+
 from router.connector import CallControlConnector
+from router.service import LinkLostError
 
 
 @dataclass
@@ -75,6 +78,23 @@ async def test_bridge_and_hangup_never_raise():
     assert await c.bridge("PJSIP/trunk-1", "PJSIP/8001-1") is True
     assert await c.bridge("gone", "PJSIP/8001-1") is False
     await c.hangup("PJSIP/x")  # swallowed
+
+
+async def test_bridge_whose_answer_was_lost_with_the_link_raises_link_lost():
+    class Lost(Exception):
+        def __init__(self, kind):
+            super().__init__(f"Bridge failed ({kind})")
+            self.kind = kind
+
+    for kind in ("not_connected", "timeout"):
+        control = FakeControl()
+
+        async def bridge(a, b, tone=False, kind=kind):
+            raise Lost(kind)
+
+        control.bridge = bridge
+        with pytest.raises(LinkLostError):
+            await CallControlConnector(control).bridge("PJSIP/trunk-1", "PJSIP/8001-1")
 
 
 async def test_live_legs_read_back_marks():

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from cti.events import AmiLinkDown, LegHungup, LegStateChanged, ModelResynced
 from ivr.ports import QueueOutcomeKind
 from router.models import AgentState, CallState
-from router.service import LiveLeg, RingResult, RouterOptions, RouterService
+from router.service import LinkLostError, LiveLeg, RingResult, RouterOptions, RouterService
 from router.wiring import router_bus_events
 
 from tests.router.test_service import FakeConnector, build, req
@@ -218,3 +218,78 @@ async def test_late_originate_answer_for_a_ring_settled_from_the_legs_is_hung_up
     await until(lambda: conn.hung == ["PJSIP/8001-00000001"])
     await svc.wait_idle()
     assert svc._agent_legs == {"PJSIP/8001-00000009": "c1"}
+
+
+class BridgeLostConnector(LinkConnector):
+    """The first Bridge's answer is lost with the link."""
+
+    def __init__(self):
+        super().__init__()
+        self.lose_bridge = 1
+
+    async def bridge(self, a, b):
+        if self.lose_bridge:
+            self.lose_bridge -= 1
+            self.bridged.append((a, b))
+            raise LinkLostError("Bridge failed (not_connected): AMI link lost")
+        return await super().bridge(a, b)
+
+
+def build_bridge_lost():
+    svc, eng, _, clock = build()
+    conn = BridgeLostConnector()
+    svc.connector = conn
+    svc.opt = RouterOptions(ring_timeout=0.2, link_wait=0.3)
+    return svc, eng, conn
+
+
+async def test_bridge_answer_lost_but_bridged_on_the_pbx_counts_as_connected():
+    svc, eng, conn = build_bridge_lost()
+    svc.login("a1")
+    h = await svc.enqueue(req("c1"))
+    await until(lambda: conn.bridged)
+    conn.legs = [leg("8001", "c1", bridged_with="PJSIP/trunk-c1")]
+    await svc.on_bus_event(resynced())
+    assert (await asyncio.wait_for(h.outcome, 1)).kind is QueueOutcomeKind.CONNECTED
+    assert len(conn.bridged) == 1 and not conn.hung
+    assert eng.seats.get("a1").state is S.ON_CALL
+    await svc.wait_idle()
+
+
+async def test_bridge_answer_lost_and_legs_apart_are_bridged_again():
+    svc, eng, conn = build_bridge_lost()
+    svc.login("a1")
+    h = await svc.enqueue(req("c1"))
+    await until(lambda: conn.bridged)
+    conn.legs = [leg("8001", "c1")]
+    await svc.on_bus_event(resynced())
+    assert (await asyncio.wait_for(h.outcome, 1)).kind is QueueOutcomeKind.CONNECTED
+    assert conn.bridged == [("PJSIP/trunk-c1", "PJSIP/8001-00000001")] * 2 and not conn.hung
+    await svc.wait_idle()
+
+
+async def test_bridge_answer_lost_and_seat_leg_gone_requeues_the_waiting_caller():
+    svc, eng, conn = build_bridge_lost()
+    svc.login("a1")
+    svc.login("a2")
+    h = await svc.enqueue(req("c1"))
+    await until(lambda: conn.bridged)
+    await svc.on_bus_event(resynced())  # no leg of 8001 any more; the caller did not hang up
+    out = await asyncio.wait_for(h.outcome, 1)
+    assert out.kind is QueueOutcomeKind.CONNECTED  # given to the next agent, not abandoned
+    assert eng.seats.get("a1").state in (S.AVAILABLE, S.ON_CALL)
+    await svc.wait_idle()
+
+
+async def test_bridge_answer_lost_and_caller_gone_frees_the_agent():
+    svc, eng, conn = build_bridge_lost()
+    svc.login("a1")
+    h = await svc.enqueue(req("c1"))
+    await until(lambda: conn.bridged)
+    await svc.on_bus_event(LegHungup("c1", AT, "u-c1", "PJSIP/trunk-c1", None, "lost while disconnected"))
+    conn.legs = [leg("8001", "c1")]
+    await svc.on_bus_event(resynced())
+    assert (await asyncio.wait_for(h.outcome, 1)).kind is QueueOutcomeKind.HANGUP
+    await svc.wait_idle()
+    assert "PJSIP/8001-00000001" in conn.hung
+    assert eng.seats.get("a1").state is S.AVAILABLE and not eng.calls
