@@ -80,6 +80,10 @@ async def assert_all_accounted(env: E2E, calls: list[SimCall], timeout: float = 
         dup = (await s.execute(select(Call.caller_number, func.count()).where(Call.caller_number.in_(
             [c.script.caller_num for c in calls])).group_by(Call.caller_number).having(func.count() > 1))).all()
     assert not dup, f"callers with more than one calls row: {dup}"
+    async with env.server.db.session() as s:
+        others = (await s.scalars(select(Call.id).where(Call.id.not_in(ids)))).all()
+    placed = {c.channel.uniqueid for c in env.calls}
+    assert not [i for i in others if i not in placed], f"rows that are no citizen's call: {others}"
     assert env.server.model.live_calls == 0
     return rows
 
@@ -221,6 +225,10 @@ async def _busy_run_with_cuts(env: E2E, seed: int) -> tuple[list[str], list[str]
     unclosed = [i for i, r in rows.items() if r.ended_at is None]
     if missing:
         lost.append(f"calls missing from the calls table: {missing}")
+    async with env.server.db.session() as s:
+        n_rows = await s.scalar(select(func.count()).select_from(Call))
+    if n_rows != len(outs):
+        lost.append(f"{n_rows} rows in the calls table for {len(outs)} calls")
     if unclosed:
         lost.append(f"calls never closed in the calls table: {unclosed}")
     if env.server.journal.rejected:
