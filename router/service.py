@@ -631,10 +631,9 @@ class RouterService:
             return q.cfg.default_class
         if isinstance(priority, str):
             return priority if priority in q.lane_by_name else q.cfg.default_class
-        for lane in q.lanes:  # sorted by rank: the first lane at or after the IVR's priority
-            if lane.rank >= priority:
-                return lane.name
-        return q.lanes[-1].name
+        # the lane whose rank is nearest the IVR's priority; a tie goes to the more urgent lane
+        # (enterprise 0 / repeat 3 / normal 5: priority 1 is the enterprise lane, 4 the repeat lane)
+        return min(q.lanes, key=lambda lane: (abs(lane.rank - priority), lane.rank)).name
 
     async def enqueue(self, request: QueueRequest) -> WaitHandle:
         call = request.call

@@ -205,11 +205,6 @@ async def test_enterprise_lane_served_first_within_the_same_skill(e2e_factory: A
     assert env.queue_figures("general")["today"]["answered"] == 4
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "flows/main.yaml queues the enterprise lane with priority 1, and router/service.py RouterService.lane_for "
-    "puts priority p in the first lane whose rank is >= p; with router/models.py DEFAULT_CLASSES (enterprise 0, "
-    "repeat 3, normal 5) 政企直通车 callers land in the 'repeat' lane: the wallboard counts them as repeat callers "
-    "and they share FIFO order with repeat callers instead of going first"))
 async def test_enterprise_caller_waits_in_the_enterprise_lane(e2e_factory: Any) -> None:
     env: E2E = await e2e_factory(login=("8001",))
     first = await env.call(keys=["0"], talk_time=40.0)

@@ -147,7 +147,9 @@ async def test_caller_hangs_up_after_bridge_hangs_up_agent_leg():
 async def test_priority_mapping_from_ivr():
     svc, eng, conn, clock = build()
     assert svc.lane_for("general", 0) == "enterprise"
+    assert svc.lane_for("general", 1) == "enterprise"  # flows/main.yaml queues 政企直通车 at priority 1
     assert svc.lane_for("general", 2) == "repeat"
+    assert svc.lane_for("general", 4) == "repeat"
     assert svc.lane_for("general", 5) == "normal"
     assert svc.lane_for("general", 9) == "normal"
 
