@@ -284,6 +284,8 @@ def combined_dialplan(tmp: Path) -> Path:
     """The dialplan the rig loads: the product's file, then the test-only contexts."""
     p = tmp / "extensions.conf"
     p.write_text(DEPLOY_DIALPLAN.read_text() + "\n" + LIVE_DIALPLAN.read_text())
+    # the simulator reads the ConfBridge profiles beside the dialplan, as Asterisk reads its config dir
+    (tmp / "confbridge.conf").write_text((DEPLOY_DIALPLAN.parent / "confbridge.conf").read_text())
     return p
 
 
