@@ -238,34 +238,41 @@ async def _phase(n: int, seconds: float, speed: float, floor: bool) -> dict[str,
 def run(quick: bool = False) -> dict[str, Any]:
     seconds = 5.0 if quick else 15.0
     levels = tuple(int(x) for x in os.environ.get("IVR_SESSIONS_LEVELS", "500,2000").split(","))
-    speed = 2.0
+    # Simulator speed 1.0 is real time: prompts and hold-music slices last as long as a caller hears
+    # them, so N sessions make the command rate N real callers make. 2.0 doubles every call's command
+    # rate: a harder load than the same number of real callers, kept to show the headroom.
+    speeds = tuple(float(x) for x in os.environ.get("IVR_SESSIONS_SPEEDS", "1.0,2.0").split(","))
 
     async def main() -> dict[str, Any]:
         figs: dict[str, Any] = {
             "goal": f"p99 <= {GOAL_P99_MS} ms at 2,000 concurrent calls",
             "method": " ".join(__doc__.split("Method (also written into the JSON):")[1].split()),
             "window_seconds": seconds,
-            "simulator_speed": speed,
+            "simulator_speeds": list(speeds),
         }
-        for n in levels:
-            engine = await _phase(n, seconds, speed, floor=False)
-            floor = await _phase(n, seconds, speed, floor=True)
-            p99 = (engine.get("latency") or {}).get("p99_ms")
-            figs[f"sessions_{n}"] = {
-                "concurrent_calls": n,
-                "engine": engine.pop("latency"),
-                "floor": floor.pop("latency"),
-                "engine_run": engine,
-                "floor_run": floor,
-                "goal_p99_ms": GOAL_P99_MS,
-                "meets_goal": p99 is not None and p99 <= GOAL_P99_MS,
-            }
+        for speed in speeds:
+            for n in levels:
+                engine = await _phase(n, seconds, speed, floor=False)
+                floor = await _phase(n, seconds, speed, floor=True)
+                p99 = (engine.get("latency") or {}).get("p99_ms")
+                figs[f"sessions_{n}_speed_{speed:g}"] = {
+                    "concurrent_calls": n,
+                    "simulator_speed": speed,
+                    "engine": engine.pop("latency"),
+                    "floor": floor.pop("latency"),
+                    "engine_run": engine,
+                    "floor_run": floor,
+                    "goal_p99_ms": GOAL_P99_MS,
+                    "meets_goal": p99 is not None and p99 <= GOAL_P99_MS,
+                }
         return figs
 
     load_before = os.getloadavg()
     figs = asyncio.run(main())
-    if "sessions_2000" in figs:
-        figs["goal_met_at_2000"] = figs["sessions_2000"]["meets_goal"]
+    for speed in speeds:
+        key = f"sessions_2000_speed_{speed:g}"
+        if key in figs:
+            figs[f"goal_met_at_2000_speed_{speed:g}"] = figs[key]["meets_goal"]
     figs["load_average"] = {"before": [round(x, 2) for x in load_before],
                             "after": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
     return figs
