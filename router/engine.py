@@ -438,20 +438,7 @@ class Engine:
 
     def ring_failed(self, call_id: str, reason: str = "ring-no-answer") -> list[Action]:
         """The agent's phone did not answer (or was busy / unreachable): call back to the head, agent not ready."""
-        call = self._call(call_id)
-        if call.state is not C.OFFERED or call.agent_id is None:
-            raise RoutingError(f"call {call_id} is {call.state.value}, not offered")
-        now = self.clock()
-        q = self.queues[call.queue_id]
-        seat = self._seat(call.agent_id)
-        self._release_site(q, call.site_id)
-        lane = q.lane_by_name[call.priority]
-        call.state = C.WAITING
-        call.agent_id = None
-        call.site_id = None
-        call.seq = lane.head_seq_before(next(self._counter))
-        lane.push(call)
-        self._emit(CallRequeued(call_id, q.id, seat.agent.id, reason, now))
+        call, q, seat, now = self._requeue_at_head(call_id, reason)
         self._change(seat, "no_answer", reason)
         self._apply_pending(seat)
         out = self._rematch_queue(q, now)
@@ -462,6 +449,15 @@ class Engine:
     def offer_failed(self, call_id: str, reason: str) -> list[Action]:
         """The offer could not be carried out at all (call control error): the call goes back to the
         head of its lane and the agent, who is not at fault, is available again."""
+        call, q, seat, now = self._requeue_at_head(call_id, reason)
+        out = self._to_available(seat, "offer_cancelled", reason)
+        out += self._rematch_queue(q, now)
+        if call.state is C.WAITING:
+            self._schedule(call, q, now)
+        return out
+
+    def _requeue_at_head(self, call_id: str, reason: str) -> tuple[WaitingCall, QueueRuntime, Seat, float]:
+        """An offered call goes back to the head of its lane (its seat is the caller's to settle)."""
         call = self._call(call_id)
         if call.state is not C.OFFERED or call.agent_id is None:
             raise RoutingError(f"call {call_id} is {call.state.value}, not offered")
@@ -476,11 +472,7 @@ class Engine:
         call.seq = lane.head_seq_before(next(self._counter))
         lane.push(call)
         self._emit(CallRequeued(call_id, q.id, seat.agent.id, reason, now))
-        out = self._to_available(seat, "offer_cancelled", reason)
-        out += self._rematch_queue(q, now)
-        if call.state is C.WAITING:
-            self._schedule(call, q, now)
-        return out
+        return call, q, seat, now
 
     def abandon(self, call_id: str) -> list[Action]:
         """The caller hung up. Waiting: abandoned. Ringing an agent: abandoned, the agent is free again."""
