@@ -8,7 +8,8 @@ It is the persistence side of three contracts:
 * ``ivr.ports.CallerHistory``: earlier calls of a number (repeat callers).
 
 Writes are idempotent operations on one ordered queue, drained by a single
-writer task in batches. When the database goes away the writer keeps the
+writer task in batches (operations gather for ``linger`` seconds, so a busy
+hour costs one transaction per batch, not one per IVR step). When the database goes away the writer keeps the
 operations and retries with back-off, so nothing already accepted is lost; the
 backlog is visible as ``pending``. Operations on a call that has no row yet
 create it first, so an IVR event never fails its foreign key.
@@ -52,6 +53,7 @@ class CallJournal:
         *,
         inbound_contexts: tuple[str, ...] = ("hotline-inbound",),
         batch: int = 500,
+        linger: float = 0.2,
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
         sleep: Callable[[float], Any] = asyncio.sleep,
@@ -59,6 +61,7 @@ class CallJournal:
         self.db = db
         self.inbound_contexts = inbound_contexts
         self.batch = batch
+        self.linger = linger  # let operations gather for this long: one transaction per batch, not per step
         self.retry_initial = retry_initial
         self.retry_max = retry_max
         self._sleep = sleep
@@ -143,6 +146,10 @@ class CallJournal:
                 await self._wake.wait()
                 self._wake.clear()
                 continue
+            if self.linger and len(self._ops) < self.batch:
+                # Busy hours bring a steady trickle of IVR steps: writing each alone would put the
+                # ORM's per-transaction work on the event loop thousands of times a second.
+                await asyncio.sleep(self.linger)
             batch = [self._ops[i] for i in range(min(self.batch, len(self._ops)))]
             try:
                 await self._apply(batch)
