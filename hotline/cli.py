@@ -84,6 +84,36 @@ def bench(
     raise typer.Exit(bench_main(names or [], quick=quick))
 
 
+centre_app = typer.Typer(help="The centre's sites, groups, seats and queues.", no_args_is_help=True)
+app.add_typer(centre_app, name="centre")
+
+
+@centre_app.command("load")
+def centre_load(path: Path = typer.Argument(..., help="Centre YAML, e.g. deploy/centre.yaml")) -> None:
+    """Validate a centre file and load it into the database (idempotent; nothing is written if it is invalid)."""
+    import asyncio
+
+    from hotline.centre import CentreError, load_centre, parse_centre
+    from hotline.storage.db import Database
+
+    settings = settings_or_exit()
+    try:
+        centre = parse_centre(path)
+    except CentreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+    async def run() -> dict[str, int]:
+        db = Database(settings.database)
+        try:
+            return await load_centre(db, centre)
+        finally:
+            await db.dispose()
+
+    counts = asyncio.run(run())
+    typer.echo("loaded " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
 # Sub-commands contributed by the capability packages: (module, attribute, name, is_group).
 _MOUNTS = [
     ("hotline.storage.cli", "app", "db", True),

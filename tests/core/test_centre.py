@@ -40,3 +40,31 @@ def test_bad_centre_files_name_the_line_and_the_problem(tmp_path, text, message)
         parse_centre(p)
     assert str(p) in str(exc.value)
     assert message.split("Value error, ")[-1] in str(exc.value)
+
+
+def test_cli_loads_the_centre_and_refuses_a_broken_file(tmp_path, monkeypatch):
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from hotline.cli import app
+    from hotline.storage.db import Database
+    from hotline.settings import DatabaseSettings
+    from hotline.storage.migrate import upgrade
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/c.db"
+    monkeypatch.setenv("HOTLINE_DATABASE__URL", url)
+
+    async def migrate() -> None:
+        db = Database(DatabaseSettings(url=url))
+        await upgrade(db)
+        await db.dispose()
+
+    asyncio.run(migrate())
+    ok = CliRunner().invoke(app, ["centre", "load", str(CENTRE)])
+    assert ok.exit_code == 0, ok.output
+    assert "loaded 3 sites, 5 groups, 8 agents, 8 queues" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sites: []\ngroups:\n  - {name: g, site: nowhere}\nagents: []\nqueues: []\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["centre", "load", str(bad)])
+    assert res.exit_code == 1 and "unknown site 'nowhere'" in res.output
