@@ -75,6 +75,14 @@ class ActionHandler:
         self.sim.server.broadcast_security("RequestBadFormat", h)
 
     # -- session -------------------------------------------------------------------------
+    def _channel(self, s: AmiSession, aid: str | None, name: str | None, unknown: str) -> Channel | None:
+        """The live channel called ``name``, or None after answering the action with Asterisk's
+        error text for it (each action has its own: "No such channel", "Channel1 does not exist: ...")."""
+        c = self.pbx.registry.get(name) if name else None
+        if c is None:
+            s.respond(aid, "Error", [("Message", unknown)])
+        return c
+
     async def a_login(self, s: AmiSession, req: Request) -> None:
         aid = req.action_id
         user = req.get("Username") or ""
@@ -181,9 +189,8 @@ class ActionHandler:
         aid = req.action_id
         name = req.get("Channel")
         if name:
-            c = self.pbx.registry.get(name)
+            c = self._channel(s, aid, name, "No such channel")
             if c is None:
-                s.respond(aid, "Error", [("Message", "No such channel")])
                 return
             chans = [c]
         else:
@@ -298,9 +305,8 @@ class ActionHandler:
         name = req.get("Channel")
         c = None
         if name:
-            c = self.pbx.registry.get(name)
+            c = self._channel(s, aid, name, "No such channel")
             if c is None:
-                s.respond(aid, "Error", [("Message", "No such channel")])
                 return
         if c is not None and var.upper().startswith("CALLERID(") and var.endswith(")"):
             which = var[9:-1].lower()
@@ -321,9 +327,8 @@ class ActionHandler:
         name = req.get("Channel")
         c = None
         if name:
-            c = self.pbx.registry.get(name)
+            c = self._channel(s, aid, name, "No such channel")
             if c is None:
-                s.respond(aid, "Error", [("Message", "No such channel")])
                 return
         val = self._read_var(c, var)
         s.respond(aid, "Success", [("Variable", var), ("Value", val or "")])
@@ -374,16 +379,14 @@ class ActionHandler:
         if not name:
             s.respond(aid, "Error", [("Message", "Channel not specified")])
             return
-        c = self.pbx.registry.get(name)
+        c = self._channel(s, aid, name, f"Channel does not exist: {name}")
         if c is None:
-            s.respond(aid, "Error", [("Message", f"Channel does not exist: {name}")])
             return
         extra_name = req.get("ExtraChannel")
         extra = None
         if extra_name:
-            extra = self.pbx.registry.get(extra_name)
+            extra = self._channel(s, aid, extra_name, f"ExtraChannel does not exist: {extra_name}")
             if extra is None:
-                s.respond(aid, "Error", [("Message", f"ExtraChannel does not exist: {extra_name}")])
                 return
         ctx = req.get("Context") or c.context
         exten = req.get("Exten") or c.exten
@@ -430,9 +433,8 @@ class ActionHandler:
         if not name:
             s.respond(aid, "Error", [("Message", "No channel specified")])
             return
-        c = self.pbx.registry.get(name)
+        c = self._channel(s, aid, name, "No such channel")
         if c is None:
-            s.respond(aid, "Error", [("Message", "No such channel")])
             return
         self.pbx.hangup_action(c, cause)
         s.respond(aid, "Success", [("Message", "Channel Hungup")])
@@ -440,13 +442,11 @@ class ActionHandler:
     async def a_bridge(self, s: AmiSession, req: Request) -> None:
         aid = req.action_id
         n1, n2 = req.get("Channel1") or "", req.get("Channel2") or ""
-        c1 = self.pbx.registry.get(n1)
+        c1 = self._channel(s, aid, n1, f"Channel1 does not exist: {n1}")
         if c1 is None:
-            s.respond(aid, "Error", [("Message", f"Channel1 does not exist: {n1}")])
             return
-        c2 = self.pbx.registry.get(n2)
+        c2 = self._channel(s, aid, n2, f"Channel2 does not exist: {n2}")
         if c2 is None:
-            s.respond(aid, "Error", [("Message", f"Channel2 does not exist: {n2}")])
             return
         s.respond(aid, "Success", [("Message", "Channel has been bridged")])
         self.sim.bridge_channels(c1, c2)
@@ -454,9 +454,8 @@ class ActionHandler:
     async def a_agi(self, s: AmiSession, req: Request) -> None:
         aid = req.action_id
         name = req.get("Channel") or ""
-        c = self.pbx.registry.get(name)
+        c = self._channel(s, aid, name, f"Channel {name} does not exist.")
         if c is None:
-            s.respond(aid, "Error", [("Message", f"Channel {name} does not exist.")])
             return
         cmd = req.get("Command")
         if not cmd:
@@ -468,9 +467,8 @@ class ActionHandler:
 
     async def a_playdtmf(self, s: AmiSession, req: Request) -> None:
         aid = req.action_id
-        c = self.pbx.registry.get(req.get("Channel"))
+        c = self._channel(s, aid, req.get("Channel"), "Channel not found")
         if c is None:
-            s.respond(aid, "Error", [("Message", "Channel not found")])
             return
         digit = req.get("Digit") or ""
         if not digit:
