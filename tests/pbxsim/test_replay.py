@@ -85,9 +85,14 @@ async def replay(tmp_path, scenario: str, sim_cfg: dict | None = None, agents: d
     inbound_new = [m for m in cap_new if m["Channel"].startswith("PJSIP/") and m["ChannelState"] == "4"]
     placed: dict[str, object] = {}  # captured inbound channel -> SimCall
     tasks = []
+    answered = 0  # request blocks sent and answered so far
 
     async def stimulus(t: float, what: str) -> None:
         await asyncio.sleep(max(0.0, t0 + t / speed - loop.time()))
+        # causal order as captured: a stimulus comes after every request sent before it was, however
+        # slowly this machine replays them (an event reaches only a logged-in session)
+        while answered < sum(1 for x in out_times if x < t):
+            await asyncio.sleep(0.005)
         inv = re.search(r"(?:phone (\d+)|SIPp) sends INVITE to (\d+)", what)
         if inv:
             m = inbound_new[len(placed)] if len(placed) < len(inbound_new) else None
@@ -159,7 +164,11 @@ async def replay(tmp_path, scenario: str, sim_cfg: dict | None = None, agents: d
             ours_client.send_raw(text.encode("utf-8") + (b"\n\n" if b"\r" not in block else b"\r\n\r\n"))
             if aid is not None:
                 await ours_client.response(aid, timeout=30)
+            answered = k + 1
         await asyncio.sleep(0.05)
+        for t in tasks:
+            if t.done() and t.exception() is not None:
+                raise t.exception()
     finally:
         for t in tasks:
             t.cancel()
