@@ -30,8 +30,13 @@ Method (also written into the JSON):
   paces both alike) and nothing else.
 * Samples are taken over a fixed window starting 3 s after all N sessions
   are running; every step counts (prompts, menus, SET VARIABLE, queue entry,
-  hold slices). The default asyncio loop; no GC tuning; server logging at
-  WARNING.
+  hold slices). The default asyncio loop; server logging at WARNING.
+* Garbage collection: the server runs with its shipped runtime settings
+  (``runtime.gc_freeze`` on, ``runtime.gc_thresholds`` 700/10/1000; see
+  hotline/runtime.py), engine and floor alike. The collections that fell in
+  the window are reported from the server's own GC monitor. At 2,000 calls the
+  engine is also measured once with CPython's defaults (no freeze,
+  700/10/10), to show what the tuning buys.
 """
 
 from __future__ import annotations
@@ -140,7 +145,10 @@ async def _wait_listening(port: int, timeout: float = 30.0) -> None:
             await asyncio.sleep(0.1)
 
 
-async def _build(tmp: Path, port: int) -> Any:
+CPYTHON_GC = {"gc_freeze": False, "gc_thresholds": (700, 10, 10)}
+
+
+async def _build(tmp: Path, port: int, runtime: dict[str, Any] | None = None) -> Any:
     from hotline.app import build_server
     from hotline.centre import load_centre, parse_centre
     from hotline.settings import Settings
@@ -154,6 +162,7 @@ async def _build(tmp: Path, port: int) -> Any:
         ami={"host": "127.0.0.1", "port": port, "username": "ivr", "secret": "ivrsecret",
              "ping_interval": 3600, "action_timeout": 60, "reconnect_initial": 0.1, "reconnect_max": 0.5},
         ivr={"flows_dir": ROOT / "flows", "prompts_dir": ROOT / "flows" / "prompts", "agi_timeout": 120},
+        **({"runtime": runtime} if runtime else {}),
     )
     db = Database(settings.database)
     try:
@@ -168,13 +177,22 @@ def _waiting(server: Any) -> int:
     return sum(q["waiting"] for q in server.router.service.wallboard.snapshot()["queues"])
 
 
-async def _phase(n: int, seconds: float, speed: float, floor: bool) -> dict[str, Any]:
+def _gc_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Collections in the window, per generation: how many, their total and (over the window) longest pause."""
+    out = {}
+    for gen, a in after.items():
+        b = before[gen]
+        out[gen] = {"collections": a["count"] - b["count"], "total_ms": round(a["total_ms"] - b["total_ms"], 3)}
+    return out
+
+
+async def _phase(n: int, seconds: float, speed: float, floor: bool, runtime: dict[str, Any] | None = None) -> dict[str, Any]:
     from cti.agi import AgiError, AgiHangup, AgiTimeout
 
     tmp = Path(tempfile.mkdtemp(prefix="ivr-sessions-"))
     port = _free_port()
     ramp = max(4.0, n / 100)
-    server = await _build(tmp, port)
+    server = await _build(tmp, port, runtime)
     timer = StepTimer(server.client)
     started = 0
     if floor:
@@ -207,10 +225,15 @@ async def _phase(n: int, seconds: float, speed: float, floor: bool) -> dict[str,
             await asyncio.sleep(0.2)
         await asyncio.sleep(3.0)
         live_before = len(server.agi.sessions)
+        gc_monitor = server.runtime.gc
+        for h in gc_monitor.by_generation.values():
+            h.max = 0.0  # the window's longest pause, not start-up's
+        gc0 = gc_monitor.figures()
         timer.measuring = True
         r0, t0 = timer.results, time.perf_counter()
         await asyncio.sleep(seconds)
         timer.measuring = False
+        gc1 = gc_monitor.figures()
         elapsed = time.perf_counter() - t0
         live_after = len(server.agi.sessions)
         waiting = _waiting(server)
@@ -220,6 +243,7 @@ async def _phase(n: int, seconds: float, speed: float, floor: bool) -> dict[str,
             "live_sessions_at_end": live_after,
             "callers_waiting_in_queue_at_end": waiting,
             "agi_results_per_s": round((timer.results - r0) / elapsed),
+            "gc_in_window": {g: {**d, "max_ms": gc1[g]["max_ms"]} for g, d in _gc_delta(gc0, gc1).items()},
             "latency": summarise(timer.samples),
         }
     finally:
@@ -265,6 +289,15 @@ def run(quick: bool = False) -> dict[str, Any]:
                     "goal_p99_ms": GOAL_P99_MS,
                     "meets_goal": p99 is not None and p99 <= GOAL_P99_MS,
                 }
+        if 2000 in levels and 1.0 in speeds and os.environ.get("IVR_SESSIONS_GC_DEFAULTS", "1") == "1":
+            # the same engine run with CPython's collector settings: what the runtime tuning buys
+            plain = await _phase(2000, seconds, 1.0, floor=False, runtime=CPYTHON_GC)
+            lat = plain.pop("latency")
+            figs["sessions_2000_speed_1_cpython_gc_defaults"] = {
+                "runtime": CPYTHON_GC, "engine": lat, "engine_run": plain,
+                "p99_ratio_defaults_to_tuned": round(lat["p99_ms"] / figs["sessions_2000_speed_1"]["engine"]["p99_ms"], 2)
+                if lat and figs.get("sessions_2000_speed_1", {}).get("engine") else None,
+            }
         return figs
 
     load_before = os.getloadavg()

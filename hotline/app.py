@@ -29,6 +29,7 @@ from cti.transfer import TransferService
 from hotline.api.app import AppServices, create_app
 from hotline.bus import LocalBus
 from hotline.journal import CallJournal
+from hotline.runtime import RuntimeTuning
 from hotline.server_metrics import ServerCollector
 from hotline.settings import Settings
 from hotline.storage.db import Database
@@ -65,6 +66,7 @@ class HotlineServer:
     ivr: IvrEngine
     router: RouterParts
     connector: CallControlConnector
+    runtime: RuntimeTuning | None = None
     app: FastAPI | None = None
     _subs: list[Any] = field(default_factory=list)
     _started: bool = False
@@ -87,9 +89,13 @@ class HotlineServer:
             ) from None
         report = await self.router.recover(await self.connector.live_legs())
         log.info("router recovered: %s", report)
+        if self.runtime is not None:
+            self.runtime.apply()  # what is alive now lives as long as the server: out of the collector's way
         self._started = True
 
     async def stop(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.restore()
         self.agi.close()  # IVR sessions end first, while the AMI link is still up
         await self.router.stop()
         await self.client.stop()
@@ -154,7 +160,7 @@ async def build_server(
     server = HotlineServer(
         settings=settings, db=db, bus=bus, journal=journal, client=client, model=model, control=control,
         transfers=transfers, conferences=conferences, resync=resync, agi=agi, flows=flows, ivr=engine,
-        router=router, connector=connector, _subs=subs,
+        router=router, connector=connector, runtime=RuntimeTuning(settings.runtime), _subs=subs,
     )
     server.app = create_app(
         AppServices(

@@ -7,13 +7,15 @@ sessions), so nothing on the hot path pays for metrics.
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING, Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:  # pragma: no cover
     from hotline.app import HotlineServer
+    from hotline.runtime import RuntimeTuning
 
 _AMI_COUNTERS = (
     ("events_received", "AMI events read off the socket"),
@@ -37,7 +39,7 @@ class ServerCollector(Collector):
     def __init__(self, server: "HotlineServer") -> None:
         self.server = server
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily]:
         s = self.server
         st = s.client.stats
         yield GaugeMetricFamily("hotline_ami_connected", "1 when the AMI link is logged in", value=1.0 if st.connected else 0.0)
@@ -62,3 +64,18 @@ class ServerCollector(Collector):
         yield depth
         yield dropped
         yield errors
+        if s.runtime is not None:
+            yield from _runtime_metrics(s.runtime)
+
+
+def _runtime_metrics(rt: "RuntimeTuning") -> Iterator[HistogramMetricFamily | GaugeMetricFamily]:
+    pauses = HistogramMetricFamily("hotline_gc_pause_seconds", "how long each garbage collection stopped the server",
+                                   labels=["generation"])
+    for gen, h in rt.gc.by_generation.items():
+        pauses.add_metric([str(gen)], h.buckets(), h.total)
+    yield pauses
+    lag = rt.loop_lag.lag
+    yield HistogramMetricFamily("hotline_event_loop_lag_seconds", "how late the event loop woke a sleeping task",
+                                buckets=lag.buckets(), sum_value=lag.total)
+    yield GaugeMetricFamily("hotline_gc_frozen_objects", "objects kept out of garbage collection since start-up",
+                            value=gc.get_freeze_count())

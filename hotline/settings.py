@@ -169,6 +169,18 @@ class RecordingSettings(BaseModel):
     format: Literal["wav"] = "wav"
 
 
+class RuntimeSettings(BaseModel):
+    """The Python runtime under the server (see hotline/runtime.py for why)."""
+
+    # after start-up, move what is alive into the collector's permanent generation
+    gc_freeze: StrictBool = True
+    # the collector's thresholds: CPython's young generations, full collections 100x rarer
+    gc_thresholds: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] = (
+        700, 10, 1000)
+    # how often the event loop's lateness is probed (0 turns the probe off)
+    loop_lag_interval: Duration = 0.25
+
+
 class Settings(BaseSettings):
     """Everything configurable, in one place."""
 
@@ -192,6 +204,7 @@ class Settings(BaseSettings):
     router: RouterSettings = RouterSettings()
     simulator: SimulatorSettings = SimulatorSettings()
     recordings: RecordingSettings = RecordingSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
 
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> "Settings":
@@ -247,8 +260,9 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "settings"
-            env = "HOTLINE_" + "__".join(str(p).upper() for p in err["loc"]) if err["loc"] else ""
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or "settings"
+            names = [str(p).upper() for p in err["loc"] if not isinstance(p, int)]  # an item of a list shares its env
+            env = "HOTLINE_" + "__".join(names) if names else ""
             msg = err["msg"].removeprefix("Value error, ")
             lines.append(f"{where}: {msg}" + (f" (env {env})" if env else ""))
         raise SettingsError("invalid configuration: " + "; ".join(lines)) from None

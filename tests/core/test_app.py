@@ -57,6 +57,12 @@ async def test_server_serves_a_call_and_reports_it(tmp_path):
             assert "hotline_ami_connected 1.0" in metrics
             assert "hotline_ami_events_received_total" in metrics
             assert 'hotline_bus_queue_depth{subscriber="journal"}' in metrics
+            # the runtime's pauses: the start-up collection before the freeze was timed as a full one
+            assert 'hotline_gc_pause_seconds_count{generation="2"}' in metrics
+            full = [ln for ln in metrics.splitlines() if ln.startswith('hotline_gc_pause_seconds_count{generation="2"}')]
+            assert float(full[0].split()[-1]) >= 1
+            assert "hotline_event_loop_lag_seconds_bucket" in metrics
+            assert "hotline_gc_frozen_objects" in metrics
             # the call is in the database with its IVR path
             from sqlalchemy import select
 
