@@ -68,6 +68,10 @@ class CallRecord:
     recordings: tuple[str, ...] = ()  # MixMonitor file paths
     transfers: int = 0  # completed transfers: Asterisk's blind + attended, and the server's own (Redirect, Bridge)
     lost: bool = False  # closed by a resync: the end was not observed (cause "lost while disconnected")
+    # A leg the server originated for a call that had already ended when the leg named it
+    # (HOTLINE_CALL): an agent answering just after the caller hung up, a call-back. It could not
+    # be merged into a live call, so it has a record of its own; its legs belong to that call's.
+    part_of: str = ""
 
 
 # ---------------------------------------------------------------------------

@@ -14,6 +14,8 @@ Grouping and identity (facts from the Asterisk 22 captures, ../shared/asterisk):
   conference guest) starts with its own Linkedid; the originate carries the
   variable ``HOTLINE_CALL=<call id>`` and the model moves such a fresh call into
   the call it belongs to (published as :class:`CallMerged`, no CDR for it).
+  When that call has already ended (the caller hung up as the agent answered,
+  a call-back), the leg's call keeps its own CDR with ``part_of`` naming it.
 * A call ends when its last live channel hangs up; it then yields exactly one
   :class:`~cti.events.CallRecord` (published in ``CallEnded`` and queued for
   the CDR sink). Ids of closed calls and hung-up channels are remembered (a
@@ -227,6 +229,7 @@ class Call:
     transfers: int = 0
     server_transfers: set[str] = field(default_factory=set)  # ids of transfers counted by count_transfer
     lost: bool = False
+    part_of: str = ""  # HOTLINE_CALL named this call, which had already ended (see CallRecord.part_of)
 
     @property
     def direction(self) -> str:
@@ -747,7 +750,10 @@ class CallModel:
             return
         target = self.calls.get(target_id)
         if target is None:
-            log.info("call %s names HOTLINE_CALL=%s which is not live; kept as its own call", call.call_id, target_id)
+            # The call it serves has ended (the caller hung up as the agent answered; a call-back):
+            # it keeps a record of its own, which says whose legs these are.
+            log.info("call %s names HOTLINE_CALL=%s which is not live; its record is part of that call", call.call_id, target_id)
+            call.part_of = target_id
             return
         del self.calls[call.call_id]
         self.stats.calls_merged += 1
@@ -758,8 +764,7 @@ class CallModel:
         moved: list[str] = []
         for leg in call.legs:
             leg.call_id = target_id
-            if leg.role in ("caller", "other"):
-                leg.role = (leg.vars or {}).get("HOTLINE_ROLE", "agent")
+            leg.role = _served_role(leg)
             target.legs.append(leg)
             if leg.alive:
                 target.channels[leg.uniqueid] = leg
@@ -905,7 +910,7 @@ class CallModel:
             LegRecord(
                 leg_id=c.uniqueid,
                 channel=c.name,
-                role=c.role,
+                role=_served_role(c) if call.part_of else c.role,
                 caller_num=c.caller_num,
                 caller_name=c.caller_name,
                 connected_num=c.connected_num,
@@ -948,6 +953,7 @@ class CallModel:
             recordings=tuple(call.recordings),
             transfers=call.transfers,
             lost=call.lost,
+            part_of=call.part_of,
         )
 
     @staticmethod
@@ -1382,3 +1388,10 @@ class CallModel:
                         conf.bridge_id = ch.bridge_id
             conf.members = members
         return added, removed
+
+
+def _served_role(ch: Channel) -> str:
+    """A leg's role in the call it was originated for: its HOTLINE_ROLE, else an agent's (as when merged)."""
+    if ch.role in ("caller", "other"):
+        return (ch.vars or {}).get("HOTLINE_ROLE", "agent")
+    return ch.role

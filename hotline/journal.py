@@ -187,6 +187,14 @@ class CallJournal:
             existing = {c.id: c for c in (await s.scalars(select(Call).where(Call.id.in_(ids)))).all()}
             next_seq: dict[str, int] = {}
             for op in batch:
+                if op.kind == "cdr" and op.payload.part_of:
+                    # legs originated for a call that had ended: they join that call's record
+                    served_id = op.payload.part_of
+                    served = existing.get(served_id) or await s.get(Call, served_id)
+                    if served is not None:
+                        existing[served_id] = served
+                        await self._apply_late_legs(s, served, op.payload)
+                        continue
                 call = existing.get(op.call_id)
                 if call is None:
                     call = Call(id=op.call_id, started_at=_started(op))
@@ -228,6 +236,12 @@ class CallJournal:
                 elif op.kind == "cdr":
                     await self._apply_cdr(s, call, op.payload)
 
+    async def _apply_late_legs(self, s: Any, call: Call, r: CallRecord) -> None:
+        """The legs of a record that is ``part_of`` ``call``; the call's own figures stay as they were,
+        but a call-back answered by an agent names that agent."""
+        call.agent = call.agent or r.agent or None
+        await self._add_legs(s, call, r)
+
     async def _apply_cdr(self, s: Any, call: Call, r: CallRecord) -> None:
         call.dnis = call.dnis or r.dnis or None
         call.caller_number = call.caller_number or r.caller_num or None
@@ -239,6 +253,10 @@ class CallJournal:
         call.agent = r.agent or call.agent
         queue_outcome = self._queue_outcome.pop(call.id, "waiting" if call.queue else None)
         call.disposition = _disposition(r, queue_outcome)
+        await self._add_legs(s, call, r)
+
+    @staticmethod
+    async def _add_legs(s: Any, call: Call, r: CallRecord) -> None:
         known = set((await s.scalars(select(CallLeg.uniqueid).where(CallLeg.uniqueid.in_([leg.leg_id for leg in r.legs])))).all())
         for leg in r.legs:
             if leg.leg_id in known:

@@ -167,3 +167,37 @@ async def test_queued_caller_who_hangs_up_is_abandoned_and_odd_legs_are_external
         assert (await s.get(Call, "c6")).disposition == "callback"
     assert not j.rejected
     await j.stop()
+
+
+async def test_a_leg_answered_after_its_caller_left_joins_that_calls_record(db):
+    """An agent answers just as the citizen hangs up: the agent leg's call could not be merged into
+    the ended call, so its record is ``part_of`` it; the legs join the citizen's row, no new row."""
+    j = CallJournal(db)
+    await j.start()
+    j.on_call_started(CallStarted("c7", T0, "PJSIP/trunk-0001", "c7", "13812345678", "张三", "12345", "hotline-inbound", "12345"))
+    caller_only = dataclasses.replace(_cdr("c7"), legs=_cdr("c7").legs[:1], agent="", connected_at=None)
+    await j.write(caller_only)
+    end = T0 + dt.timedelta(minutes=5)
+    late = dataclasses.replace(
+        _cdr("c7-agentcall"), dnis="", direction="outbound", part_of="c7", agent="8002",
+        legs=(_leg("c7-agentcall", "agent", "8002", T0 + dt.timedelta(minutes=4), end),))
+    await j.write(late)
+    # the same in a later batch (the citizen's row already written): still no row of its own
+    await j.flush()
+    late2 = dataclasses.replace(late, call_id="c7-second", legs=(_leg("c7-second", "agent", "8003", end, end),), agent="")
+    await j.write(late2)
+    # a record naming a call the journal never had keeps its own row (nothing to join)
+    stray = dataclasses.replace(late, call_id="c8-agentcall", part_of="no-such-call",
+                                legs=(_leg("c8-agentcall", "agent", "8004", end, end),))
+    await j.write(stray)
+    await j.flush()
+    async with db.session() as s:
+        ids = sorted((await s.scalars(select(Call.id))).all())
+        assert ids == ["c7", "c8-agentcall"]
+        call = await s.get(Call, "c7")
+        assert call.agent == "8002"  # who picked up, though the citizen had gone
+        assert call.caller_number == "13812345678" and call.ended_at == T0 + dt.timedelta(minutes=4)
+        legs = (await s.scalars(select(CallLeg).where(CallLeg.call_id == "c7").order_by(CallLeg.id))).all()
+        assert [(leg.uniqueid, leg.role) for leg in legs] == [
+            ("c7", "caller"), ("c7-agentcall", "agent"), ("c7-second", "agent")]
+    await j.stop()

@@ -507,3 +507,36 @@ def test_events_published_per_call_in_order() -> None:
     assert kinds[-1] == "CallEnded"
     c = Counter(kinds)
     assert c["CallStarted"] == 1 and c["CallEnded"] == 1 and c["CallAnswered"] == 1
+
+
+def test_agent_leg_naming_a_call_that_already_ended_is_part_of_it() -> None:
+    """The citizen hangs up as the agent's phone is answered: HOTLINE_CALL names a closed call. The
+    agent leg's call cannot be merged into it and keeps its own CDR, which says whose legs these are."""
+    model, bus = new_model(ModelConfig())
+    caller = _chan("5.1", "PJSIP/trunk-00000007", "5.1")
+    model.handle(ev("Newchannel", **caller))
+    model.handle(ev("Hangup", **caller, Cause="16"))
+    agent = _chan("5.2", "PJSIP/8001-00000008", "5.2", state="0", context="hotline-agent", exten="connect")
+    model.handle(ev("Newchannel", **agent))
+    model.handle(ev("VarSet", **agent, Variable="HOTLINE_CALL", Value="5.1"))
+    model.handle(ev("VarSet", **agent, Variable="HOTLINE_ROLE", Value="agent"))
+    assert model.live_calls == 1 and not bus.of(E.CallMerged)
+    model.handle(ev("Newstate", **dict(agent, ChannelState="6")))
+    model.handle(ev("Hangup", **dict(agent, ChannelState="6"), Cause="16"))
+    first, late = cdrs(bus)
+    assert first.call_id == "5.1" and first.part_of == ""
+    assert late.call_id == "5.2" and late.part_of == "5.1"
+    assert [leg.role for leg in late.legs] == ["agent"] and late.agent == "8001"
+
+
+def test_a_leg_without_its_role_is_an_agent_of_the_ended_call() -> None:
+    model, bus = new_model(ModelConfig())
+    caller = _chan("6.1", "PJSIP/trunk-00000009", "6.1")
+    model.handle(ev("Newchannel", **caller))
+    model.handle(ev("Hangup", **caller, Cause="16"))
+    other = _chan("6.2", "PJSIP/8002-0000000a", "6.2", context="hotline-agent", exten="connect")
+    model.handle(ev("Newchannel", **other))
+    model.handle(ev("VarSet", **other, Variable="HOTLINE_CALL", Value="6.1"))
+    model.handle(ev("Hangup", **other, Cause="16"))
+    (_, late) = cdrs(bus)
+    assert late.part_of == "6.1" and [leg.role for leg in late.legs] == ["agent"]
