@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hotline.storage.models import Call
+from hotline.storage.models import Call, CallLeg
 from pbxsim.config import AgentBehaviour, TrunkBehaviour
 from tests.e2e.conftest import ROOT, E2E, eventually
 
@@ -519,6 +519,14 @@ async def test_callback_offer_accepted_then_citizen_rung_back_and_connected(e2e_
     await env.settle()
     row = await env.call_row(out.uniqueid)
     assert row.disposition in ("callback", "ivr")
+    # the call-back's legs (the citizen rung back, the agent who took it) join the citizen's call:
+    # two citizens' calls, two rows
+    rows = await env.rows(Call)
+    assert sorted(r.id for r in rows) == sorted([busy.channel.uniqueid, out.uniqueid]), [(r.id, r.caller_number) for r in rows]
+    legs = await env.rows(CallLeg)
+    assert {leg.call_id for leg in legs} == {busy.channel.uniqueid, out.uniqueid}
+    assert any(leg.channel.startswith(f"Local/{number}@hotline-outbound") for leg in legs if leg.call_id == out.uniqueid)
+    assert row.agent == "8001"
     offer = await events_named(env, out.uniqueid, "callback_offer")
     assert offer and offer[0].data["digits"] == "1"
     qo = await events_named(env, out.uniqueid, "queue_outcome")
