@@ -24,12 +24,12 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from cti.events import CallRecord, CallStarted
 from hotline.storage.db import Database
-from hotline.storage.models import Call, CallLeg, IvrEvent as IvrEventRow
+from hotline.storage.models import Call, CallLeg, IvrEvent as IvrEventRow, WorkOrder
 from ivr.ports import IvrEvent, SessionSummary
 
 log = logging.getLogger("hotline.journal")
@@ -228,6 +228,9 @@ class CallJournal:
                     call.hotline = sm.hotline or call.hotline
                     if sm.survey_score is not None:
                         call.survey_score = sm.survey_score
+                        # the score is the work order's satisfaction too (满意度): every order opened on this call
+                        await s.execute(update(WorkOrder).where(WorkOrder.call_id == op.call_id)
+                                        .values(satisfaction=sm.survey_score))
                     call.dnis = call.dnis or sm.dnis or None
                     call.caller_number = call.caller_number or sm.caller or None
                     q = sm.variables.get("queue") if isinstance(sm.variables, dict) else None

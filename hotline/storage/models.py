@@ -23,6 +23,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -372,6 +374,9 @@ class WorkOrder(Base):
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # the caller's post-call survey score (1-5) of the call it came from (the journal writes it when the
+    # survey ends; a work order opened after the survey takes the score from its call's row)
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
 
     history: Mapped[list[WorkOrderHistory]] = relationship(
         back_populates="work_order", cascade="all, delete-orphan", passive_deletes=True, order_by="WorkOrderHistory.id"
@@ -545,3 +550,10 @@ class IntervalStat(Base):
     sum_wait: Mapped[float] = mapped_column(Float, default=0.0)  # seconds
     sum_handle: Mapped[float] = mapped_column(Float, default=0.0)  # seconds
     max_wait: Mapped[float] = mapped_column(Float, default=0.0)  # seconds
+
+
+@event.listens_for(WorkOrder, "before_insert")
+def _satisfaction_from_call(_mapper: Any, connection: Any, order: WorkOrder) -> None:
+    """A work order opened after its call's survey ended takes the score the caller gave."""
+    if order.satisfaction is None and order.call_id:
+        order.satisfaction = connection.scalar(select(Call.survey_score).where(Call.id == order.call_id))

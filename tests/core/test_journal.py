@@ -201,3 +201,31 @@ async def test_a_leg_answered_after_its_caller_left_joins_that_calls_record(db):
         assert [(leg.uniqueid, leg.role) for leg in legs] == [
             ("c7", "caller"), ("c7-agentcall", "agent"), ("c7-second", "agent")]
     await j.stop()
+
+
+async def test_survey_score_is_the_satisfaction_of_the_calls_work_orders(db):
+    """The caller's 1-5 survey score lands on the call and on every work order opened on it; an order
+    opened after the survey takes the score from its call."""
+    from hotline.storage.models import WorkOrder
+
+    j = CallJournal(db)
+    await j.start()
+    j.on_call_started(CallStarted("c9", T0, "PJSIP/trunk-0001", "c9", "13812345678", "张三", "12345", "hotline-inbound", "12345"))
+    await j.flush()
+    async with db.session() as s:  # the agent opens a ticket during the call
+        s.add(WorkOrder(ticket_no="20261121-0009", call_id="c9", type="投诉"))
+        s.add(WorkOrder(ticket_no="20261121-0010", call_id="other", type="咨询"))
+        await s.commit()
+    await j.finish(dataclasses.replace(_summary("c9"), survey_score=2))
+    await j.flush()
+    async with db.session() as s:
+        orders = {w.ticket_no: w.satisfaction for w in (await s.scalars(select(WorkOrder))).all()}
+        assert orders == {"20261121-0009": 2, "20261121-0010": None}
+        assert (await s.get(Call, "c9")).survey_score == 2
+        s.add(WorkOrder(ticket_no="20261121-0011", call_id="c9", type="建议"))  # opened after the survey
+        s.add(WorkOrder(ticket_no="20261121-0012", call_id="c9", type="建议", satisfaction=5))  # given: kept
+        await s.commit()
+    async with db.session() as s:
+        late = {w.ticket_no: w.satisfaction for w in (await s.scalars(select(WorkOrder))).all()}
+        assert late["20261121-0011"] == 2 and late["20261121-0012"] == 5
+    await j.stop()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hotline.storage.models import Call, CallLeg
+from hotline.storage.models import Call, CallLeg, WorkOrder
 from pbxsim.config import AgentBehaviour, TrunkBehaviour
 from tests.e2e.conftest import ROOT, E2E, eventually
 
@@ -78,6 +78,10 @@ async def test_policy_call_answered_then_caller_hangs_up(e2e: E2E) -> None:
 
 async def _survey_after_agent_hangs_up(env: E2E) -> None:
     call = await env.call(keys=["1", "4"])
+    # the agent opens a work order on the call while talking to the caller
+    async with env.server.db.session() as s:
+        s.add(WorkOrder(ticket_no="20261124-0001", call_id=call.channel.uniqueid, type="咨询"))
+        await s.commit()
     out = await env.outcome(call)
 
     assert 'SET VARIABLE HOTLINE_AFTER "survey"' in out.agi_commands
@@ -90,6 +94,8 @@ async def _survey_after_agent_hangs_up(env: E2E) -> None:
     await env.settle()
     row = await env.call_row(out.uniqueid)
     assert row.survey_score == 4
+    (order,) = await env.rows(WorkOrder)
+    assert order.call_id == out.uniqueid and order.satisfaction == 4
     assert row.disposition == "answered" and row.agent is not None
     path = await env.ivr_path(out.uniqueid)
     assert path[:5] == ["main.welcome", "main.hours_check", "main.main_menu", "main.set_consult", "main.q_policy"]

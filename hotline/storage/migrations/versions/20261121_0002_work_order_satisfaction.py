@@ -1,0 +1,29 @@
+"""Work orders carry the caller's post-call satisfaction score (1-5) from the survey of their call.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-21 16:50:00+00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = '0002'
+down_revision: str | None = '0001'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('work_orders', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('satisfaction', sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('work_orders', schema=None) as batch_op:
+        batch_op.drop_column('satisfaction')
