@@ -224,13 +224,14 @@ class SimulationResult:
         out = []
         cmds = iter(self.agi.commands)
         for ev in self.recorder.events:
-            data = "" if not ev.data else " " + " ".join(f"{k}={v}" for k, v in ev.data.items())
+            data = "" if not ev.data else " " + " ".join(f"{k}={v}" for k, v in ev.data.items() if v not in ("", None))
             out.append(f"{ev.seq:3d} {ev.node_id:32s} {ev.event}{data}")
         if verbose:
             out.append("AGI commands:")
             out += [f"    {c}" for c in cmds]
         s = self.summary
-        out.append(f"outcome: {s.outcome}  flow: {s.flow} v{s.flow_version}  hotline: {s.hotline} ({s.merge_mode})")
+        version = f"v{s.flow_version}" if s.flow_version is not None else "(files, unpublished)"
+        out.append(f"outcome: {s.outcome}  flow: {s.flow} {version}  hotline: {s.hotline} ({s.merge_mode})")
         out.append("path: " + " > ".join(s.ivr_path))
         if s.variables:
             out.append("variables: " + ", ".join(f"{k}={v}" for k, v in s.variables.items()))
