@@ -181,5 +181,8 @@ class RuntimeTuning:
             gc.unfreeze()
             self._froze = False
         if self._previous is not None:
-            gc.set_threshold(*self._previous)
+            # Only if they are still ours: with two servers in one process (a test, a restart), the one
+            # stopped last must not put back the thresholds the first one set.
+            if gc.get_threshold() == tuple(self.settings.gc_thresholds):
+                gc.set_threshold(*self._previous)
             self._previous = None

@@ -101,3 +101,14 @@ def test_thresholds_are_validated_with_the_setting_named():
     with pytest.raises(SettingsError) as err:
         load_settings(runtime={"gc_freeze": "perhaps"})
     assert "runtime.gc_freeze: not a boolean" in str(err.value)
+
+
+async def test_two_servers_in_one_process_leave_the_collector_as_they_found_it():
+    before = gc.get_threshold()
+    a = RuntimeTuning(RuntimeSettings(loop_lag_interval=0))
+    b = RuntimeTuning(RuntimeSettings(loop_lag_interval=0))
+    a.apply()
+    b.apply()  # b found a's thresholds
+    await a.restore()
+    await b.restore()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
