@@ -10,9 +10,11 @@ Method (also written into the JSON):
   to 12345 over a ramp; the callers never press a key, so every call stays in
   the IVR: welcome, the main menu three times (no input), then the general
   queue's hold music and announcements (no agent is logged in, so nobody is
-  taken out of the IVR). The engine is measured once every caller holds in
-  the queue: steps are hold-music slices, announcements and the estimated
-  wait, each going through the router's queue port.
+  taken out of the IVR). The window opens 3 s after the last session has
+  started, so it holds every kind of step: welcome and menu prompts, the
+  no-input retries, queue entry through the router's queue port, and the
+  hold-music slices, announcements and estimated waits of the callers already
+  holding (about a third of them by the window's end at 2,000 calls).
 * The server is the one the composition root builds (``build_server``): AMI
   client, call model, resync, AsyncAGI, IVR engine, router (queue port), call
   control, journal on SQLite. Its IVR clock stands in the staffed hours.
