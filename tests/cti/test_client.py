@@ -323,14 +323,19 @@ async def test_list_action_error_timeout_and_wait_connected(servers, clients) ->
 
 @pytest.mark.live
 async def test_live_asterisk_smoke() -> None:
-    """Opt-in: HOTLINE_LIVE_AMI=host:port (and HOTLINE_LIVE_AMI_SECRET) against a real Asterisk."""
+    """Opt-in: HOTLINE_LIVE_AMI=host:port against a real Asterisk, with the live suite's credentials
+    (HOTLINE_LIVE_AMI_USER / _SECRET, else the shipped ``hotline`` user; see tests/live/asterisk)."""
     import os
+
+    from tests.live.harness import DEFAULT_SECRET, DEFAULT_USER
 
     target = os.environ.get("HOTLINE_LIVE_AMI")
     if not target:
         pytest.skip("HOTLINE_LIVE_AMI not set")
     host, _, port = target.rpartition(":")
-    client = AmiClient(fast_settings(int(port), host=host, secret=os.environ.get("HOTLINE_LIVE_AMI_SECRET", "ivrsecret")))
+    client = AmiClient(fast_settings(int(port), host=host,
+                                     username=os.environ.get("HOTLINE_LIVE_AMI_USER", DEFAULT_USER),
+                                     secret=os.environ.get("HOTLINE_LIVE_AMI_SECRET", DEFAULT_SECRET)))
     try:
         await client.start(timeout=10)
         assert (await client.action("Ping"))["Ping"] == "Pong"
