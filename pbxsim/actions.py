@@ -482,17 +482,13 @@ class ActionHandler:
         self.pbx.spawn(self._play_dtmf(c, digit[0], dur))
 
     async def _play_dtmf(self, c: Channel, digit: str, dur: int) -> None:
+        # PlayDTMF hands the digit to the channel's driver (ast_senddigit_external), not to ast_write:
+        # no DTMF event on that channel (checked on a live Asterisk 22). A Local pair's driver queues it
+        # on the other half, which reads it: DTMFBegin/DTMFEnd Received there, where GET DATA and WAIT
+        # FOR DIGIT take it. A SIP channel's driver sends it to the phone: nothing the PBX reports.
         peer = c.local_peer
         if peer is not None and not peer.hungup:
-            # a Local pair passes the digit through: live Asterisk 22 reports it Sent on this half and
-            # Received on the other (DTMFBegin/DTMFEnd), where GET DATA / WAIT FOR DIGIT take it
-            await asyncio.gather(self.pbx.send_dtmf(c, digit, dur, direction="Sent"),
-                                 self.pbx.send_dtmf(peer, digit, dur, direction="Received"))
-        else:
-            await self.pbx.send_dtmf(c, digit, dur, direction="Sent")
-        # the digit reaches whoever shares the bridge
-        for other in self.pbx.bridge_peers(c):
-            self.pbx.deliver_digit(other, digit)
+            await self.pbx.send_dtmf(peer, digit, dur, direction="Received")
 
 
 __all__ = ["ActionHandler", "Bridge"]

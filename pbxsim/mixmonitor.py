@@ -72,6 +72,9 @@ class MixMonitor:
         if chan is None:
             s.respond(aid, "Error", [("Message", "No such channel")])
             return
+        if chan.name not in self.active:  # Asterisk 22: nothing to stop is an error (checked on a live rig)
+            s.respond(aid, "Error", [("Message", "Could not stop monitoring channel")])
+            return
         s.respond(aid, "Success")
         self._stop(chan, event=True)
 
