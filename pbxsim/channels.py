@@ -78,7 +78,10 @@ class Channel:
     tech_cause: int | None = None
     pending_goto: tuple[str, str, int] | None = None  # async goto target
     pending_bridge: "Bridge | None" = None  # pulled into a bridge (Action: Bridge, ConfBridge moves)
-    goto_from_bridge: str = ""  # "redirect" | "transfer": how a bridged channel was moved (first Newexten differs)
+    goto_from_bridge: str = ""  # "redirect" | "transfer": a bridged channel moved out of its app (first Newexten differs)
+    # put in its bridge by Action: Bridge, which in Asterisk yanks it out of its PBX: moved on from there,
+    # it starts a fresh PBX (a plain first Newexten)
+    bridged_by_action: bool = False
     waiter: asyncio.Future | None = None
     waiter_digits: bool = False
     dtmf_buffer: list[str] = field(default_factory=list)

@@ -523,11 +523,9 @@ class Pbx:
             app_key = step.app.lower()
             chan.application = step.app
             chan.appdata = data
-            if chan.goto_from_bridge == "redirect":
-                # A Redirect of a bridged channel: Asterisk never reports the first application run.
-                chan.goto_from_bridge = ""
-            elif chan.goto_from_bridge == "transfer":
-                # After a blind transfer the first Newexten still names the old application and its data.
+            if chan.goto_from_bridge:
+                # Moved out of an application's bridge (a blind transfer, a Redirect): the first Newexten
+                # still names the old application and its data (captures blind_transfer, three_way_confbridge).
                 chan.goto_from_bridge = ""
                 self.chan_event("Newexten", P_DIALPLAN, chan, (
                     ("Extension", chan.exten), ("Application", chan.last_app or step.app),
@@ -555,8 +553,13 @@ class Pbx:
             chan.priority += 1
 
     def async_goto(self, chan: Channel, context: str, exten: str, priority: int, how: str = "redirect") -> None:
-        """Redirect: the current application stops and the dialplan restarts there."""
-        if chan.bridge is not None:
+        """Redirect: the current application stops and the dialplan restarts there.
+
+        A bridged channel moved by a blind transfer, or by a Redirect out of an application's bridge
+        (Dial, Queue), reports its first step there under the old application's name (captures
+        blind_transfer, three_way_confbridge); one that Action: Bridge put in its bridge is redirected
+        into a fresh PBX, with a plain first step (live 22.10.1)."""
+        if chan.bridge is not None and not (how == "redirect" and chan.bridged_by_action):
             chan.goto_from_bridge = how
         chan.pending_goto = (context, exten, priority)
         chan.wake(WakeReason.REDIRECT)  # a dialled leg with no dialplan starts one there (see start_driver)
@@ -599,6 +602,7 @@ class Pbx:
             cb, bridge.before_leave = bridge.before_leave, None
             cb(chan)
         chan.bridge = None
+        chan.bridged_by_action = False
         if chan in bridge.channels:
             bridge.channels.remove(chan)
         if announce:

@@ -215,6 +215,7 @@ class PbxSimulator:
         pbx = self.pbx
         bridge = pbx.bridge_create()
         for c in (c1, c2):
+            c.bridged_by_action = True
             pbx.pull_into_bridge(c, bridge)
             if c.task is None:
                 pbx.start_driver(c, lambda: asyncio.sleep(0))

@@ -99,3 +99,23 @@ async def test_lone_conference_member_hears_music_on_hold(sim, ami) -> None:
     await ami.action("Hangup", {"Channel": one_a})
     await ami.event("ConfbridgeEnd")
     assert len(ami.events("MusicOnHoldStop", Channel=a)) == 2
+
+
+async def test_redirect_out_of_an_action_bridge_starts_a_fresh_dialplan(sim, ami) -> None:
+    """Action: Bridge yanks a channel out of its PBX; a Redirect then runs the new place from its first
+    step, reported as such (live 22.10.1: Newexten priority 1 NoOp in hotline-conference)."""
+    one, two = await _inbound(ami)
+    oid = ami.send("Originate", {"Channel": "Local/8001@hotline-conference", "Application": "Wait", "Data": "3600",
+                                 "Async": "true"})
+    other = (await ami.event("OriginateResponse", ActionID=oid))["Channel"]
+    await ami.action("Bridge", {"Channel1": two, "Channel2": other})
+    await ami.event("BridgeEnter", Channel=two)
+    mark = len(ami.messages)
+    r = await ami.action("Redirect", {"Channel": two, "Context": "hotline-conference", "Exten": "4302",
+                                      "Priority": "1"})
+    assert r["Message"] == "Redirect successful"
+    first = await ami.event("Newexten", Channel=two, Context="hotline-conference")
+    assert (first["Priority"], first["Application"], first["AppData"]) == ("1", "NoOp", "conference 4302")
+    assert ami.messages.index(first) > mark
+    await ami.event("ConfbridgeJoin", Channel=two)
+    await ami.action("Hangup", {"Channel": one})
