@@ -181,7 +181,9 @@ class AgiSession:
                 chan.priority = self.next_priority - 1
         if chan.call is not None and not chan.hungup:
             chan.call.enter("dialplan", pbx.clock.now())
-        return -1 if ended_by in ("hangup", "failure") else 0
+        # agi_exec_full: only a hang-up stops the dialplan; AGISTATUS=FAILURE (a prompt that would not
+        # play) goes on to the next priority, as a live Asterisk 22.10.1 does
+        return -1 if ended_by == "hangup" else 0
 
     async def execute(self, qc: QueuedCommand) -> AgiResult:
         pbx, chan = self.pbx, self.chan

@@ -432,8 +432,14 @@ class Pbx:
             if not pending.channels and not pending.destroyed and pending.conference is None:
                 self.bridge_destroy(pending)  # bridged by an action but gone before it got there
         self._rtp_qos(chan)
-        chan.hungup = True
         chan.soft_hangup = True
+        peer = chan.local_peer
+        if peer is not None and not peer.hungup:
+            # ast_unreal_hangup, the driver's hangup, runs before this half's Hangup is published: the
+            # other half's HangupRequest comes first, with this half's cause (a ;2 that ends with a failed
+            # Dial's 34/17 ends its ;1 with the same cause; an AGI HANGUP's 0 stays 0: live 22.10.1)
+            self.remote_hangup(peer, cause=chan.hangup_cause)
+        chan.hungup = True
         extra: Headers = [("Cause", str(chan.hangup_cause)), ("Cause-txt", CAUSE_TEXT.get(chan.hangup_cause, "Unknown"))]
         if chan.tech_cause is not None:
             extra.append(("TechCause", str(chan.tech_cause)))
@@ -452,11 +458,6 @@ class Pbx:
                 cb(chan)
             except Exception:  # noqa: BLE001
                 log.exception("hang-up hook failed")
-        peer = chan.local_peer
-        if peer is not None and not peer.hungup:
-            # ast_unreal_hangup: the other half gets a hang-up with this half's cause (a ;2 that
-            # ends with a failed Dial's 34/17 ends its ;1 with the same cause)
-            self.remote_hangup(peer, cause=chan.hangup_cause)
 
     # -- the pbx loop ------------------------------------------------------------------------
     def start_pbx(self, chan: Channel) -> None:
@@ -482,7 +483,9 @@ class Pbx:
                     break
             finally:
                 if not chan.hungup:
-                    if chan.hangup_cause == 0 and chan.answered_at is not None:
+                    # its application ended (Normal Clearing); hung up from the far end it keeps the cause
+                    # it was given, 0 included
+                    if chan.hangup_cause == 0 and chan.answered_at is not None and chan.hangup_by != "remote":
                         chan.hangup_cause = 16
                     self.destroy(chan)
 

@@ -55,8 +55,11 @@ async def test_stream_file_of_a_missing_prompt_fails_and_the_dialplan_hangs_up(s
     assert (end["ResultCode"], end["Result"]) == ("-1", "Failure")
     await ami.event("AsyncAGIEnd", Channel=two)
     await ami.event("VarSet", Channel=two, Variable="AGISTATUS", Value="FAILURE")
-    await ami.event("Hangup", Channel=two)
-    await ami.event("Hangup", Channel=one)
+    # the failure does not stop the dialplan: on to the next priorities, which hang up (Normal Clearing)
+    assert (await ami.event("Newexten", Channel=two, Priority="5"))["Application"] == "GotoIf"
+    assert (await ami.event("Newexten", Channel=two, Priority="6"))["Application"] == "Hangup"
+    assert (await ami.event("Hangup", Channel=two))["Cause"] == "16"
+    assert (await ami.event("Hangup", Channel=one))["Cause"] == "16"
 
 
 async def test_stream_file_of_a_missing_absolute_path_fails_too(sim, ami, tmp_path: Path) -> None:
