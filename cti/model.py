@@ -962,9 +962,13 @@ class CallModel:
             return "ANSWERED"
         if first is not None:
             d = _DIAL_DISPOSITION.get(first.dial_status)
+            c = first.cause
+            if d == "NO ANSWER" and c in _BUSY_CAUSES | _CONGESTION_CAUSES:
+                # an originated Local pair reports NOANSWER whenever its ;2 hangs up unanswered; a ;2
+                # that dialled a busy or congested line ends with that line's cause, which says more
+                return "BUSY" if c in _BUSY_CAUSES else "CONGESTION"
             if d:
                 return d
-            c = first.cause
             if c in _BUSY_CAUSES:
                 return "BUSY"
             if c in _CONGESTION_CAUSES:

@@ -185,6 +185,10 @@ class Apps:
 
     async def ringing(self, chan: Channel, data: str) -> int:
         self.pbx.set_state(chan, RINGING)
+        peer = chan.local_peer
+        if peer is not None and peer.originating:
+            # the Originate dialling the pair hears the ringing indication (live 22.10.1)
+            self._dial_state(None, peer, "RINGING")
         return 0
 
     async def echo(self, chan: Channel, data: str) -> int:

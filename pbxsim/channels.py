@@ -82,6 +82,9 @@ class Channel:
     # put in its bridge by Action: Bridge, which in Asterisk yanks it out of its PBX: moved on from there,
     # it starts a fresh PBX (a plain first Newexten)
     bridged_by_action: bool = False
+    # a Local ;1 that Originate is still dialling: the originating thread owns it and hangs it up itself
+    # once it has reported the outcome (a hang-up of ;2 only tells it so)
+    originating: bool = False
     waiter: asyncio.Future | None = None
     waiter_digits: bool = False
     dtmf_buffer: list[str] = field(default_factory=list)

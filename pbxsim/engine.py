@@ -394,7 +394,7 @@ class Pbx:
         self.chan_event("HangupRequest", P_CALL, chan, extra)
         chan.soft_hangup = True
         chan.wake(WakeReason.HANGUP)
-        if chan.task is None and destroy:
+        if chan.task is None and destroy and not chan.originating:
             self.destroy(chan)
 
     def softhangup(self, chan: Channel, bits: int, by: str = "pbx") -> None:

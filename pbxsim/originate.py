@@ -210,27 +210,34 @@ class Originator:
         h.append(("DialString", resource))
         pbx.emit("DialBegin", P_CALL, h)
         two.dnid = exten
-        pbx.start_pbx(two)
-        timeout = req.timeout_ms / 1000.0 if req.timeout_ms > 0 else None
-        start = pbx.clock.now()
-        while two.state != UP:
-            if two.hungup or two.soft_hangup or two.indication:
-                # Busy()/Congestion() indicate (Reason 5/8); a ;2 that just hangs up gives Reason 0
-                # whatever its cause (Hangup(21) in the captures), also after a failed Dial
-                reason = {17: 5, 34: 8}.get(two.indication, 0)
-                self.apps._dial_end(None, one, {5: "BUSY", 8: "CONGESTION"}.get(reason, "CANCEL"))
-                if not one.hungup:
-                    # ;2 (still in Busy()/Congestion()) is told with ;1's cause, 0: it keeps its own
+        one.originating = True
+        try:
+            pbx.start_pbx(two)
+            timeout = req.timeout_ms / 1000.0 if req.timeout_ms > 0 else None
+            start = pbx.clock.now()
+            while two.state != UP:
+                if two.hungup or two.soft_hangup or two.indication:
+                    # Busy()/Congestion() indicate (Reason 5/8, DialStatus BUSY/CONGESTION); a ;2 that just
+                    # hangs up (Hangup(21), a failed Dial) gives Reason 0 and NOANSWER whatever its cause.
+                    # The dial's end and the outcome come before ;1 is hung up (live 22.10.1).
+                    reason = {17: 5, 34: 8}.get(two.indication, 0)
+                    self.apps._dial_end(None, one, {5: "BUSY", 8: "CONGESTION"}.get(reason, "NOANSWER"))
+                    self._response_event(req, False, reason, None, cid)
+                    one.originating = False
+                    if not one.hungup:
+                        # ;2 (still in Busy()/Congestion()) is told with ;1's cause, 0: it keeps its own
+                        pbx.destroy(one)
+                    return OriginateResult(False, reason, None)
+                left = None if timeout is None else timeout - (pbx.clock.now() - start)
+                if left is not None and left <= 0:
+                    self._response_event(req, False, 3, None, cid)
+                    one.originating = False
+                    one.hangup_cause = 19  # no answer; ;2 ends with it too
                     pbx.destroy(one)
-                self._response_event(req, False, reason, None, cid)
-                return OriginateResult(False, reason, None)
-            left = None if timeout is None else timeout - (pbx.clock.now() - start)
-            if left is not None and left <= 0:
-                self._response_event(req, False, 3, None, cid)
-                one.hangup_cause = 19  # no answer; ;2 ends with it too
-                pbx.destroy(one)
-                return OriginateResult(False, 3, None)
-            await pbx.wait(one, left if left is None else min(left, 0.05))
+                    return OriginateResult(False, 3, None)
+                await pbx.wait(one, left if left is None else min(left, 0.05))
+        finally:
+            one.originating = False
         pbx.set_state(one, UP)
         self.apps._dial_end(None, one, "ANSWER")
         self._response_event(req, True, 4, one, cid)

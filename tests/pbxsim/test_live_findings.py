@@ -122,3 +122,56 @@ async def test_redirect_out_of_an_action_bridge_starts_a_fresh_dialplan(sim, ami
     assert ami.messages.index(first) > mark
     await ami.event("ConfbridgeJoin", Channel=two)
     await ami.action("Hangup", {"Channel": one})
+
+
+async def _live_fail_sim(tmp_path: Path):
+    """The shipped dialplan plus the live suite's live-fail far ends, as the live suite's simulator rig."""
+    from pbxsim.config import SimConfig
+    from pbxsim.sim import PbxSimulator
+    from tests.live.harness import combined_dialplan
+
+    sim = PbxSimulator(SimConfig(port=0, speed=20, dialplan_path=combined_dialplan(tmp_path),
+                                 recordings_dir=tmp_path / "rec"))
+    await sim.start()
+    ami = await RawAmi.connect(sim.ami_port)
+    assert (await ami.login()).name == "Success"
+    return sim, ami
+
+
+def _outcome_events(ami: RawAmi, oid: str, resource: str) -> list[str]:
+    out = []
+    for m in ami.events():
+        ch = m.get("DestChannel") or m.get("Channel") or ""
+        if m.name == "OriginateResponse" and m.get("ActionID") == oid:
+            out.append(f"OriginateResponse:{m['Reason']}")
+        elif m.name in ("DialState", "DialEnd") and ch.startswith(resource):
+            out.append(f"{m.name}:{ch[-1]}:{m['DialStatus']}")
+        elif m.name in ("Hangup", "HangupRequest") and ch.startswith(resource):
+            out.append(f"{m.name}:{ch[-1]}:{m.get('Cause', '')}")
+    return out
+
+
+async def test_local_originate_failures_report_before_the_first_half_goes(tmp_path: Path) -> None:
+    """Originate of Local/<x>@live-fail (live 22.10.1): the dial's end and the OriginateResponse come
+    before ;1 is hung up; a ;2 that just hangs up is NOANSWER; a ringing ;2 is a DialState RINGING."""
+    sim, ami = await _live_fail_sim(tmp_path)
+    try:
+        seen = {}
+        for exten, timeout in (("busy", 10000), ("reject", 10000), ("ringforever", 2000)):
+            resource = f"Local/{exten}@live-fail-"
+            oid = ami.send("Originate", {"Channel": f"Local/{exten}@live-fail", "Application": "Wait", "Data": "1",
+                                         "Async": "true", "Timeout": str(timeout)})
+            await ami.event("OriginateResponse", ActionID=oid)
+            for name in [m["Channel"] for m in ami.events("Newchannel") if m["Channel"].startswith(resource)]:
+                await ami.event("Hangup", Channel=name)
+            seen[exten] = _outcome_events(ami, oid, resource)
+        busy = seen["busy"]
+        assert busy[:2] == ["DialEnd:1:BUSY", "OriginateResponse:5"] and "Hangup:2:17" in busy and "Hangup:1:0" in busy
+        reject = seen["reject"]
+        assert reject == ["HangupRequest:1:21", "Hangup:2:21", "DialEnd:1:NOANSWER", "OriginateResponse:0", "Hangup:1:21"]
+        ring = seen["ringforever"]
+        assert ring[:2] == ["DialState:1:RINGING", "OriginateResponse:3"]
+        assert sorted(ring[2:]) == ["Hangup:1:19", "Hangup:2:19", "HangupRequest:2:19"]
+    finally:
+        await ami.close()
+        await sim.stop()
