@@ -45,55 +45,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from bench.latency import OpenHoursClock, summarise
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_P99_MS = 5.0
-OPEN_AT = dt.datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a working Tuesday morning
-
-
-class OpenHoursClock:
-    """The IVR's clock: wall time pinned inside the staffed hours, real monotonic time."""
-
-    def __init__(self) -> None:
-        self._t0 = time.monotonic()
-
-    def now(self) -> dt.datetime:
-        return OPEN_AT + dt.timedelta(seconds=time.monotonic() - self._t0)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
-def _pct(xs: list[float], p: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
-
-
-def summarise(samples_ns: list[int]) -> dict[str, Any] | None:
-    if not samples_ns:
-        return None
-    ms = [x / 1e6 for x in samples_ns]
-    return {
-        "steps": len(ms),
-        "p50_ms": round(_pct(ms, 50), 4),
-        "p90_ms": round(_pct(ms, 90), 4),
-        "p99_ms": round(_pct(ms, 99), 4),
-        "max_ms": round(max(ms), 3),
-        "mean_ms": round(statistics.fmean(ms), 4),
-    }
 
 
 def _free_port() -> int:

@@ -24,16 +24,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import gc
 import json
 import os
 import random
-import statistics
 import time
 from pathlib import Path
 from typing import Any, Callable
-from zoneinfo import ZoneInfo
 
 from cti.agi import AgiHangup, AgiResult, parse_result
 from ivr.bundle import FlowBundle, FlowRegistry, load_dir_bundle
@@ -41,42 +38,11 @@ from ivr.engine import EngineConfig, IvrEngine
 from ivr.ports import NullRecorder
 from ivr.simulate import ScriptedActions, ScriptedQueue
 
+from bench.latency import OpenHoursClock, summarise
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "ivr_step.json"
 GOAL_P99_MS = 5.0
-OPEN_AT = dt.datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-
-
-class OpenHoursClock:
-    """Real monotonic time; wall time pinned inside business hours so calls reach the menu."""
-
-    def __init__(self) -> None:
-        self._t0 = time.monotonic()
-
-    def now(self) -> dt.datetime:
-        return OPEN_AT + dt.timedelta(seconds=time.monotonic() - self._t0)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
-def _pct(xs: list[float], p: float) -> float:
-    if not xs:
-        return float("nan")
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
-
-
-def summarise(samples_ns: list[int]) -> dict[str, float]:
-    ms = [x / 1e6 for x in samples_ns]
-    return {
-        "steps": len(ms),
-        "p50_ms": round(_pct(ms, 50), 4),
-        "p90_ms": round(_pct(ms, 90), 4),
-        "p99_ms": round(_pct(ms, 99), 4),
-        "max_ms": round(max(ms), 3) if ms else float("nan"),
-        "mean_ms": round(statistics.fmean(ms), 4) if ms else float("nan"),
-    }
 
 
 # --------------------------------------------------------------------------- the stand-in PBX
@@ -321,15 +287,9 @@ def run(quick: bool = False) -> dict[str, Any]:
             figs[f"pbxsim_{n}"] = await on_pbxsim(bundle, n, secs, speed=1.0)
         return figs
 
-    try:
-        import uvloop  # noqa: F401  # the server may run on uvloop; the bench reports the default loop
-
-        loop_name = "asyncio"
-    except ImportError:  # pragma: no cover
-        loop_name = "asyncio"
     load_before = os.getloadavg()
     figs = asyncio.run(main())
-    figs["event_loop"] = loop_name
+    figs["event_loop"] = "asyncio"  # the default loop, as the server runs
     figs["load_average"] = {"before": [round(x, 2) for x in load_before],
                             "after": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
     return figs
