@@ -43,9 +43,7 @@ Method (also written into the JSON):
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import os
 import shutil
 import socket
@@ -280,15 +278,10 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ns = ap.parse_args(argv)
-    figs = run(quick=ns.quick)
-    from bench.run import write_result
+    from bench.run import run_one
 
-    path = write_result("ivr_sessions", figs, ns.quick)
-    print(json.dumps(figs, indent=2, ensure_ascii=False, default=str))
-    print(f"-> {path}")
+    argv = sys.argv[1:] if argv is None else argv
+    run_one("ivr_sessions", "--quick" in argv)
     return 0
 
 

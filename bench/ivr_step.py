@@ -22,12 +22,11 @@ Goal: p99 at most 5 ms at 2,000 concurrent calls.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
-import json
 import os
 import random
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -41,7 +40,6 @@ from ivr.simulate import ScriptedActions, ScriptedQueue
 from bench.latency import OpenHoursClock, summarise
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results" / "ivr_step.json"
 GOAL_P99_MS = 5.0
 
 
@@ -296,16 +294,10 @@ def run(quick: bool = False) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ns = ap.parse_args(argv)
-    figs = run(quick=ns.quick)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    from bench.run import write_result
+    from bench.run import run_one
 
-    path = write_result("ivr_step", figs, ns.quick)
-    print(json.dumps(figs, indent=2, ensure_ascii=False))
-    print(f"-> {path}")
+    argv = sys.argv[1:] if argv is None else argv
+    run_one("ivr_step", "--quick" in argv)
     return 0
 
 

@@ -20,11 +20,10 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
-SKIP = {"__init__", "run", "common"}
-
-
 def available() -> list[str]:
-    return sorted(p.stem for p in BENCH_DIR.glob("*.py") if p.stem not in SKIP and not p.stem.startswith("_"))
+    """The modules that are benchmarks: those defining ``run`` (helpers such as latency.py do not)."""
+    return sorted(p.stem for p in BENCH_DIR.glob("*.py")
+                  if p.stem != "run" and not p.stem.startswith("_") and "\ndef run(" in p.read_text(encoding="utf-8"))
 
 
 def machine() -> dict[str, object]:
